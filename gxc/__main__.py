@@ -1,0 +1,5 @@
+import sys
+
+from gxc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,7 @@
+"""Placeholder."""
+
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    pass

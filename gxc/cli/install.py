@@ -1,0 +1,127 @@
+"""Verbs that manage installed toolchains: install, uninstall, list, list-remote."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from gxc.cli.output import TerminalReporter, print_json
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mirror", metavar="URL", help="fetch archives from this go.dev-layout mirror")
+    p.add_argument("--offline", action="store_true", help="use only the cached index and downloads")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("install", help="download, verify and install toolchains")
+    p.add_argument("specs", nargs="*", metavar="SPEC", help="1.22.10, go1.22.10, 1.22, 1.22.x, latest, 1.23rc1")
+    p.add_argument("--force", action="store_true", help="reinstall even if installed")
+    p.add_argument("--repair", action="store_true", help="re-extract a drifted toolchain from the verified archive")
+    add_source_options(p)
+    p.set_defaults(func=cmd_install)
+
+    p = sub.add_parser("uninstall", help="remove an installed toolchain and its work dir")
+    p.add_argument("versions", nargs="+", metavar="VERSION")
+    p.set_defaults(func=cmd_uninstall)
+
+    p = sub.add_parser("list", help="installed toolchains")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("list-remote", help="versions the release index offers")
+    p.add_argument("spec", nargs="?", metavar="SPEC")
+    p.add_argument("--all", action="store_true", help="include release candidates and betas")
+    p.add_argument("--json", action="store_true")
+    add_source_options(p)
+    p.set_defaults(func=cmd_list_remote)
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from gxc import config, shims, store
+    from gxc.versions import VersionSpec
+
+    cfg = config.load(mirror=args.mirror)
+    requests = [VersionSpec.parse(s) for s in args.specs]
+    locks: dict[str, store.Lock] = {}
+    if not requests:
+        from gxc import resolve
+
+        project = resolve.project_install_target()
+        requests = [project.spec]
+        locks = project.locks
+        cfg = project.apply_sources(cfg, explicit_mirror=args.mirror)
+    options = store.InstallOptions(force=args.force or args.repair, offline=args.offline, locks=locks)
+    reporter = TerminalReporter(args.quiet)
+    from gxc import settings
+
+    for spec in requests:
+        outcome = store.install(spec, cfg, options, reporter)
+        print(f"go{outcome.version} {outcome.status} in {outcome.path}")
+        if settings.read_default() is None:
+            settings.write_default(str(outcome.version))
+    shims.refresh()
+    return 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    from gxc import settings, shims, store
+    from gxc.versions import Version
+
+    for text in args.versions:
+        version = Version.parse(text)
+        store.uninstall(version)
+        if settings.read_default() == str(version):
+            settings.write_default(None)
+        print(f"go{version} uninstalled")
+    shims.refresh()
+    return 0
+
+
+def _human(size: int) -> str:
+    return f"{size / 1024**2:.0f} MiB"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from gxc import paths, settings, store
+
+    default = settings.read_default()
+    rows = [
+        {"version": str(v), "size": store.installed_size(v), "default": str(v) == default,
+         "path": paths.toolchain_dir(str(v))}
+        for v in reversed(store.installed_versions())
+    ]
+    if args.json:
+        print_json({"installed": rows, "default": default})
+        return 0
+    if not rows:
+        print("no toolchains installed (try `gxc install latest`)", file=sys.stderr)
+    for row in rows:
+        mark = "  (default)" if row["default"] else ""
+        print(f"go{row['version']:<12} {_human(int(row['size'])):>8}{mark}")
+    return 0
+
+
+def cmd_list_remote(args: argparse.Namespace) -> int:
+    from gxc import config, index, store
+    from gxc.versions import VersionSpec
+
+    cfg = config.load(mirror=args.mirror)
+    releases = index.load_releases(cfg.sources.index_url, offline=args.offline)
+    spec = VersionSpec.parse(args.spec) if args.spec else None
+    installed = set(store.installed_versions())
+    shown = sorted(
+        (r for r in releases
+         if (args.all or r.version.is_stable)
+         and (spec is None or spec.matches(r.version) or (args.all and spec.kind == "prefix"
+                                                          and r.version.series == ".".join(map(str, spec.prefix))))),
+        key=lambda r: r.version, reverse=True,
+    )
+    if args.json:
+        print_json([{"version": str(r.version), "stable": r.version.is_stable, "installed": r.version in installed}
+                    for r in shown])
+        return 0
+    for r in shown:
+        print(f"go{r.version}" + ("  (installed)" if r.version in installed else ""))
+    return 0

@@ -1,0 +1,33 @@
+"""Shared output helpers for the verbs: JSON envelopes and the progress reporter."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from gxc.download import Progress
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+class TerminalReporter:
+    """tqdm bars on stderr only when it is a terminal; notes on stderr unless quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def progress(self, total: int, label: str) -> Progress | None:
+        if self.quiet or not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+
+        bar: Progress = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                             file=sys.stderr, leave=False)
+        return bar
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            print(f"gxc: {message}", file=sys.stderr)

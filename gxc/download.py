@@ -1,0 +1,102 @@
+"""Streamed, resumable, hashed download of one archive into the content-addressed cache.
+
+Bytes go to `downloads/<sha256>.partial` and, in the same pass, into the hash and into a sink
+(the streaming extractor), so there is no second pass over the archive. An interrupted transfer
+resumes with HTTP Range from the partial file's size; the partial's bytes are replayed into the
+sink from disk first. Only a complete file whose sha256 equals the expected one is renamed to
+`downloads/<sha256>`; a mismatch deletes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from typing import Protocol
+
+from gxc import http
+from gxc.errors import ChecksumMismatch, NetworkError
+
+Sink = Callable[[bytes], None]
+READ_BYTES = 1 << 20
+
+
+class Progress(Protocol):
+    def update(self, n: int) -> object: ...
+
+
+def replay_file(path: str, hasher: hashlib._Hash, sink: Sink, progress: Progress | None = None) -> int:
+    """Feed a file on disk through the hash and the sink; return its size."""
+    total = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(READ_BYTES):
+            hasher.update(chunk)
+            sink(chunk)
+            total += len(chunk)
+            if progress:
+                progress.update(len(chunk))
+    return total
+
+
+def verify_digest(url: str, path: str, expected: str, actual: str, authority: str) -> None:
+    if actual != expected:
+        os.unlink(path)
+        raise ChecksumMismatch(url, expected, actual, authority)
+
+
+class _Transfer:
+    """One archive's transfer state, shared by the retried attempts."""
+
+    def __init__(self, url: str, fd: int, offset: int, size: int, hasher: hashlib._Hash, sink: Sink,
+                 progress: Progress | None) -> None:
+        self.url, self.fd, self.offset, self.size = url, fd, offset, size
+        self.hasher, self.sink, self.progress = hasher, sink, progress
+
+    def _accept(self, chunk: bytes) -> None:
+        if self.offset + len(chunk) > self.size:
+            raise NetworkError(self.url, f"the server sent more than the index's {self.size} bytes")
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.hasher.update(chunk)
+        self.sink(chunk)
+        self.offset += len(chunk)
+        if self.progress:
+            self.progress.update(len(chunk))
+
+    def attempt(self) -> None:
+        response, chunks = http.stream(self.url, self.offset)
+        with response:
+            skip = 0
+            if self.offset and response.status_code == 200:
+                skip = self.offset  # the server ignored Range: drop what we already have
+            elif self.offset and not response.headers.get("Content-Range", "").startswith(f"bytes {self.offset}-"):
+                raise NetworkError(self.url, "the server answered a Range request with the wrong range")
+            for chunk in chunks:
+                if skip:
+                    cut = min(skip, len(chunk))
+                    chunk, skip = chunk[cut:], skip - cut
+                if chunk:
+                    self._accept(chunk)
+        if self.offset < self.size:
+            raise http.Transient(f"connection closed at byte {self.offset} of {self.size}")
+
+
+def fetch(url: str, partial: str, size: int, sink: Sink, progress: Progress | None = None,
+          on_retry: Callable[[str], None] | None = None) -> str:
+    """Download `url` into `partial` (resuming it), feeding every byte to `sink`. Returns the sha256."""
+    hasher = hashlib.sha256()
+    offset = 0
+    if os.path.exists(partial):
+        if os.path.getsize(partial) > size:
+            os.unlink(partial)
+        else:
+            offset = replay_file(partial, hasher, sink, progress)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    try:
+        transfer = _Transfer(url, fd, offset, size, hasher, sink, progress)
+        if offset < size:
+            http.with_retries(url, transfer.attempt, on_retry)
+    finally:
+        os.close(fd)
+    return hasher.hexdigest()

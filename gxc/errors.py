@@ -1,0 +1,111 @@
+"""Every expected failure is a GxcError: a one-line message, a hint, and an exit code.
+
+The CLI catches GxcError at one boundary and prints `gxc: error: <message>` and `help: <hint>`;
+the core never prints and never exits. Exit codes follow DESIGN.md: 1 the operation failed,
+2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class GxcError(Exception):
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(GxcError):
+    exit_code = EXIT_USAGE
+
+
+class BadVersion(UsageError):
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"{text!r} is not a Go version or version spec",
+            "use forms like 1.22.10, go1.22.10, 1.22, 1.22.x, 1.23rc1 or latest",
+        )
+
+
+class UnknownVersion(GxcError):
+    def __init__(self, spec: str, hint: str = "run `gxc list-remote --all` to see what the index offers") -> None:
+        super().__init__(f"no Go release matches {spec!r}", hint)
+
+
+class NoArchiveForHost(GxcError):
+    def __init__(self, version: str, host: str) -> None:
+        super().__init__(
+            f"go{version} has no archive for {host}",
+            "pick another version with `gxc list-remote`",
+        )
+
+
+class BadIndex(GxcError):
+    """The release index could not be fetched or is not what go.dev serves."""
+
+
+class NetworkError(GxcError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"could not fetch {url}: {reason}",
+            "check the network or the mirror (GXC_MIRROR, GXC_INDEX_URL), or retry with --offline",
+        )
+
+
+class ChecksumMismatch(GxcError):
+    def __init__(self, url: str, expected: str, actual: str, authority: str = "the release index") -> None:
+        super().__init__(
+            f"checksum mismatch for {url}: expected sha256 {expected} ({authority}), got {actual}",
+            "the download was deleted; retry, and if it persists the mirror serves a bad archive",
+        )
+        self.url, self.expected, self.actual = url, expected, actual
+
+
+class UnsafeArchive(GxcError):
+    def __init__(self, member: str, reason: str) -> None:
+        super().__init__(
+            f"refusing archive member {member!r}: {reason}",
+            "the archive is malformed or hostile; nothing was installed",
+        )
+
+
+class ArchiveTooLarge(GxcError):
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(
+            f"archive exceeds the {what} limit ({limit})",
+            "raise [limits] in config.toml if this archive is genuine; nothing was installed",
+        )
+
+
+class ToolchainNotInstalled(GxcError):
+    def __init__(self, version: str, reason: str = "") -> None:
+        why = f" (selected by {reason})" if reason else ""
+        super().__init__(f"go{version} is not installed{why}", f"run `gxc install {version}`")
+        self.version = version
+
+
+class PinFileError(UsageError):
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        super().__init__(f"{path}:{line}:{col}: {message}", "fix the pin file and try again")
+        self.path, self.line, self.col = path, line, col
+
+
+class NoToolchainSelected(GxcError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no Go toolchain is selected here",
+            "pin one with `gxc pin 1.22` or set a default with `gxc use 1.22`",
+        )
+
+
+class DiskError(GxcError):
+    def __init__(self, path: str, err: OSError) -> None:
+        super().__init__(
+            f"cannot write {path}: {err.strerror or err}",
+            "free disk space or fix permissions, then retry; nothing was installed",
+        )

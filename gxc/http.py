@@ -1,0 +1,113 @@
+"""HTTP with the retry policy of STYLE.md habit 6: retry only what is transient.
+
+Transient: a connection that could not be made or was cut, a read timeout, 5xx, and 429 (whose
+Retry-After we honour up to a bound). Anything else (404, 403, a bad certificate) fails at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import requests
+
+from gxc.errors import GxcError, NetworkError
+
+MAX_ATTEMPTS = 5  # a flaky link gets four second chances; more only hides a dead mirror
+BACKOFF_BASE_SECONDS = 0.25  # doubles each attempt: 0.25, 0.5, 1, 2
+MAX_RETRY_AFTER_SECONDS = 10.0  # a server asking us to wait minutes is effectively down
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+CHUNK_BYTES = 1 << 20
+
+T = TypeVar("T")
+
+
+class Transient(Exception):
+    """A failure worth retrying; `wait` is the server's Retry-After when it gave one."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.wait = wait
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds; GXC_HTTP_TIMEOUT sets the read timeout (tests use a short one)."""
+    read = float(os.environ.get("GXC_HTTP_TIMEOUT", "30"))
+    return (min(10.0, read), read)
+
+
+_session: requests.Session | None = None
+
+
+def session() -> requests.Session:
+    global _session
+    if _session is None:
+        _session = requests.Session()
+        _session.headers["User-Agent"] = "gxc/0.1"
+    return _session
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return min(float(value), MAX_RETRY_AFTER_SECONDS) if value.isdigit() else None
+
+
+def check_response(url: str, response: requests.Response) -> None:
+    """Raise Transient for retryable statuses, NetworkError for the rest, and refuse https->http."""
+    if url.startswith("https://") and any(r.url.startswith("http://") for r in [*response.history, response]):
+        raise NetworkError(url, "redirected from https to plain http; refusing the downgrade")
+    if response.status_code in TRANSIENT_STATUSES:
+        raise Transient(f"HTTP {response.status_code}", _retry_after(response))
+    if response.status_code >= 400:
+        raise NetworkError(url, f"HTTP {response.status_code}")
+
+
+def with_retries(url: str, attempt: Callable[[], T], on_retry: Callable[[str], None] | None = None) -> T:
+    last = ""
+    for n in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except Transient as e:
+            last, wait = str(e), e.wait
+        except (requests.ConnectionError, requests.Timeout) as e:
+            last, wait = _describe(e), None
+        except requests.exceptions.ChunkedEncodingError as e:
+            last, wait = f"connection cut mid-transfer ({type(e).__name__})", None
+        if n + 1 < MAX_ATTEMPTS:
+            if on_retry:
+                on_retry(last)
+            time.sleep(wait if wait is not None else BACKOFF_BASE_SECONDS * 2**n)
+    raise NetworkError(url, f"{last} (gave up after {MAX_ATTEMPTS} attempts)")
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, requests.Timeout):
+        return "timed out"
+    text = str(e)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return "host not found"
+    return f"connection failed ({type(e).__name__})"
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> requests.Response:
+    def attempt() -> requests.Response:
+        response = session().get(url, headers=headers or {}, timeout=timeouts())
+        if response.status_code != 304:
+            check_response(url, response)
+        return response
+
+    return with_retries(url, attempt)
+
+
+def stream(url: str, offset: int) -> tuple[requests.Response, Iterator[bytes]]:
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    response = session().get(url, headers=headers, stream=True, timeout=timeouts())
+    if response.status_code == 416:
+        response.close()
+        raise GxcError(f"{url}: the server refused to resume at byte {offset}", "retry; the partial file was reset")
+    check_response(url, response)
+    return response, response.iter_content(CHUNK_BYTES)

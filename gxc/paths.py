@@ -1,0 +1,83 @@
+"""The directories of DESIGN.md section 2, derived from the environment on each call.
+
+GXC_HOME alone isolates everything: when it is set and the XDG variables are not, the cache and
+config live under it. Imported by the shim, so it uses `os` only.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _xdg(var: str, fallback: str) -> str:
+    value = os.environ.get(var)
+    if value:
+        return value
+    return os.path.join(os.path.expanduser("~"), fallback)
+
+
+def home() -> str:
+    explicit = os.environ.get("GXC_HOME")
+    if explicit:
+        return os.path.abspath(explicit)
+    return os.path.join(_xdg("XDG_DATA_HOME", ".local/share"), "gxc")
+
+
+def cache_dir() -> str:
+    if os.environ.get("GXC_HOME") and not os.environ.get("XDG_CACHE_HOME"):
+        return os.path.join(home(), "cache")
+    return os.path.join(_xdg("XDG_CACHE_HOME", ".cache"), "gxc")
+
+
+def config_dir() -> str:
+    if os.environ.get("GXC_HOME") and not os.environ.get("XDG_CONFIG_HOME"):
+        return os.path.join(home(), "config")
+    return os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "gxc")
+
+
+def toolchains_dir() -> str:
+    return os.path.join(home(), "toolchains")
+
+
+def toolchain_dir(version: str) -> str:
+    return os.path.join(home(), "toolchains", "go" + version)
+
+
+def receipt_path(version: str) -> str:
+    return os.path.join(home(), "receipts", f"go{version}.json")
+
+
+def work_dir(version: str) -> str:
+    return os.path.join(home(), "work", "go" + version)
+
+
+def modcache_dir() -> str:
+    return os.path.join(home(), "modcache")
+
+
+def shims_dir() -> str:
+    return os.path.join(home(), "shims")
+
+
+def staging_dir() -> str:
+    return os.path.join(home(), "staging")
+
+
+def locks_dir() -> str:
+    return os.path.join(home(), "locks")
+
+
+def settings_path() -> str:
+    return os.path.join(home(), "settings.toml")
+
+
+def downloads_dir() -> str:
+    return os.path.join(cache_dir(), "downloads")
+
+
+def config_path() -> str:
+    return os.path.join(config_dir(), "config.toml")
+
+
+def user_platforms_dir() -> str:
+    return os.path.join(config_dir(), "platforms")

@@ -1,0 +1,33 @@
+"""settings.toml in GXC_HOME: the global default toolchain (`gxc use`).
+
+gxc writes this file itself as one `default = "1.22.10"` line, so the shim reads it without tomllib.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gxc import paths
+
+
+def read_default() -> str | None:
+    try:
+        with open(paths.settings_path(), encoding="utf-8") as f:
+            for line in f:
+                key, sep, value = line.partition("=")
+                if sep and key.strip() == "default":
+                    return value.strip().strip('"') or None
+    except FileNotFoundError:
+        return None
+    return None
+
+
+def write_default(version: str | None) -> None:
+    path = paths.settings_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("# written by `gxc use`\n")
+        if version:
+            f.write(f'default = "{version}"\n')
+    os.replace(tmp, path)

@@ -1,0 +1,76 @@
+"""The shims directory: one small Python launcher and a symlink to it per program name.
+
+`go` and `gofmt` (every program in an installed toolchain's `bin/`) and `<port>-go` for every
+registered port point at `.gxc-shim`, which runs `gxc.shim` with the interpreter's absolute path
+and `-I -S` (no site-packages scan, no PATH lookup of python3: PERF-NOTES "Starting a shim").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gxc import paths, store
+
+LAUNCHER = ".gxc-shim"
+
+
+def launcher_source() -> str:
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return (
+        f"#!{sys.executable} -IS\n"
+        "# gxc shim launcher: routes go, gofmt and <port>-go to the selected toolchain\n"
+        "import sys\n"
+        f"sys.path.insert(0, {package_parent!r})\n"
+        "from gxc.shim import main\n"
+        "main()\n"
+    )
+
+
+def wanted_names() -> set[str]:
+    names: set[str] = set()
+    for version in store.installed_versions():
+        bin_dir = os.path.join(paths.toolchain_dir(str(version)), "bin")
+        try:
+            names.update(n for n in os.listdir(bin_dir) if not n.startswith("."))
+        except FileNotFoundError:
+            continue
+    if names:
+        from gxc import platforms
+
+        names.update(f"{name}-go" for name in platforms.builtin_and_user_names())
+    return names
+
+
+def _write_launcher(shim_dir: str) -> None:
+    path = os.path.join(shim_dir, LAUNCHER)
+    source = launcher_source()
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == source:
+                return
+    except FileNotFoundError:
+        pass
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(source)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+
+
+def refresh() -> list[str]:
+    """Make the shims directory hold exactly the shims the installed toolchains and ports need."""
+    shim_dir = paths.shims_dir()
+    os.makedirs(shim_dir, exist_ok=True)
+    _write_launcher(shim_dir)
+    wanted = wanted_names()
+    for name in os.listdir(shim_dir):
+        if name not in wanted and not name.startswith("."):
+            os.unlink(os.path.join(shim_dir, name))
+    for name in wanted:
+        link = os.path.join(shim_dir, name)
+        if not os.path.islink(link):
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(LAUNCHER, link)
+    return sorted(wanted)

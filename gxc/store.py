@@ -1,0 +1,329 @@
+"""Installed toolchains: the install transaction, listing, uninstall, receipts and verify.
+
+A toolchain `go<V>` is installed exactly when `toolchains/go<V>/` exists: it only ever appears
+there by an atomic `rename` from `staging/`, after its archive's sha256 matched and its receipt
+was written. Each version has its own cross-process lock in `locks/`, so two installs of one
+version download once and the second finds the first's result.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gxc import download, index, paths
+from gxc.archive import LINK_PREFIX, Extracted, StreamingExtract, extract_zip
+from gxc.config import Config
+from gxc.errors import ChecksumMismatch, DiskError, GxcError, NetworkError, UnknownVersion, UnsafeArchive
+from gxc.index import Release, ReleaseFile
+from gxc.versions import Version, VersionSpec
+
+
+class Reporter(Protocol):
+    def progress(self, total: int, label: str) -> download.Progress | None: ...
+    def note(self, message: str) -> None: ...
+
+
+class SilentReporter:
+    def progress(self, total: int, label: str) -> download.Progress | None:
+        return None
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A project's pinned archive checksum, which overrides the index (toolchains.toml [lock])."""
+
+    sha256: str
+    source: str
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    force: bool = False
+    offline: bool = False
+    locks: dict[str, Lock] = field(default_factory=dict)  # archive filename -> lock
+
+
+@dataclass(frozen=True)
+class Outcome:
+    version: Version
+    status: str  # "installed", "reinstalled", "already installed"
+    path: str
+
+
+def installed_versions() -> list[Version]:
+    found = []
+    try:
+        names = os.listdir(paths.toolchains_dir())
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if name.startswith("go"):
+            try:
+                found.append(Version.parse(name))
+            except GxcError:
+                continue
+    return sorted(found)
+
+
+def is_installed(version: Version) -> bool:
+    return os.path.isdir(paths.toolchain_dir(str(version)))
+
+
+def read_receipt(version: Version) -> dict[str, Any] | None:
+    try:
+        with open(paths.receipt_path(str(version)), encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
+            return data
+    except (OSError, ValueError):
+        return None
+
+
+def pick_release(spec: VersionSpec, releases: list[Release]) -> Release:
+    by_version = {r.version: r for r in releases}
+    best = spec.best(by_version)
+    if best is None:
+        raise UnknownVersion(spec.text)
+    return by_version[best]
+
+
+def _atomic_write_json(path: str, data: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _remove_tree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _clean_stale(version: str) -> None:
+    """Remove what a killed run left for this version; safe because we hold its lock."""
+    for leftover in glob.glob(os.path.join(paths.staging_dir(), f"go{version}-*")):
+        _remove_tree(leftover)
+
+
+def ensure_work_dir(version: str) -> str:
+    work = paths.work_dir(version)
+    for sub in ("cache", "gopath", "tmp"):
+        os.makedirs(os.path.join(work, sub), exist_ok=True)
+    env_file = os.path.join(work, "env")
+    if not os.path.exists(env_file):
+        with open(env_file, "a", encoding="utf-8"):
+            pass
+    return work
+
+
+class _Installer:
+    """One version's install under its lock: fetch or reuse the archive, extract, swap into place."""
+
+    def __init__(self, release: Release, archive: ReleaseFile, config: Config, options: InstallOptions,
+                 reporter: Reporter) -> None:
+        self.release, self.archive, self.config = release, archive, config
+        self.options, self.reporter = options, reporter
+        self.version = str(release.version)
+        self.url = config.sources.archive_url(archive.filename)
+        lock = options.locks.get(archive.filename)
+        self.expected = lock.sha256 if lock else archive.sha256
+        self.authority = f"locked in {lock.source}" if lock else "the release index"
+        self.cached = os.path.join(paths.downloads_dir(), self.expected)
+
+    def _extract_from_file(self, path: str, root: str) -> Extracted:
+        if self.archive.filename.endswith(".zip"):
+            hasher = hashlib.sha256()
+            download.replay_file(path, hasher, lambda _chunk: None)
+            download.verify_digest(path, path, self.expected, hasher.hexdigest(), self.authority)
+            return extract_zip(path, root, self.config.limits)
+        stream = StreamingExtract(root, self.config.limits)
+        try:
+            hasher = hashlib.sha256()
+            download.replay_file(path, hasher, stream.feed, self.reporter.progress(self.archive.size, f"go{self.version} (cached)"))
+            download.verify_digest(path, path, self.expected, hasher.hexdigest(), f"{self.authority}; cached copy was corrupt")
+            return stream.finish()
+        except BaseException:
+            stream.abort()
+            raise
+
+    def _download_and_extract(self, root: str) -> Extracted:
+        if self.options.offline:
+            raise NetworkError(self.url, "offline and the archive is not in the download cache")
+        os.makedirs(paths.downloads_dir(), exist_ok=True)
+        partial = self.cached + ".partial"
+        is_zip = self.archive.filename.endswith(".zip")
+        stream = None if is_zip else StreamingExtract(root, self.config.limits)
+        try:
+            sink = stream.feed if stream else (lambda _chunk: None)
+            progress = self.reporter.progress(self.archive.size, f"go{self.version}")
+            actual = download.fetch(self.url, partial, self.archive.size, sink, progress,
+                                    lambda why: self.reporter.note(f"retrying {self.url}: {why}"))
+            download.verify_digest(self.url, partial, self.expected, actual, self.authority)
+            os.replace(partial, self.cached)
+            if stream is None:
+                return extract_zip(self.cached, root, self.config.limits)
+            return stream.finish()
+        except BaseException:
+            if stream:
+                stream.abort()
+            raise
+
+    def _fetch_and_extract(self, root: str) -> Extracted:
+        if os.path.exists(self.cached):
+            try:
+                return self._extract_from_file(self.cached, root)
+            except ChecksumMismatch:
+                if self.options.offline:
+                    raise
+                _remove_tree(root)
+                os.mkdir(root)
+        return self._download_and_extract(root)
+
+    def _receipt(self, extracted: Extracted) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "filename": self.archive.filename,
+            "url": self.url,
+            "index_url": self.config.sources.index_url,
+            "sha256": self.expected,
+            "archive_size": self.archive.size,
+            "size": extracted.size,
+            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "manifest": extracted.manifest,
+        }
+
+    def run(self) -> Outcome:
+        target = paths.toolchain_dir(self.version)
+        _clean_stale(self.version)
+        os.makedirs(paths.staging_dir(), exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f"go{self.version}-", dir=paths.staging_dir())
+        try:
+            extracted = self._fetch_and_extract(staging)
+            _atomic_write_json(paths.receipt_path(self.version), self._receipt(extracted))
+            existed = os.path.isdir(target)
+            if existed:  # --force: swap the old tree out, the new one in, then delete the old
+                os.rename(target, f"{staging}.old")
+            os.makedirs(paths.toolchains_dir(), exist_ok=True)
+            os.rename(staging, target)
+            _remove_tree(f"{staging}.old")
+        except FileExistsError as e:
+            raise UnsafeArchive(str(e.filename), "duplicate member") from None
+        except OSError as e:
+            raise DiskError(e.filename or staging, e) from None
+        finally:
+            _remove_tree(staging)
+        ensure_work_dir(self.version)
+        return Outcome(self.release.version, "reinstalled" if existed else "installed", target)
+
+
+def version_lock(version: str) -> Any:
+    from filelock import FileLock
+
+    os.makedirs(paths.locks_dir(), exist_ok=True)
+    return FileLock(os.path.join(paths.locks_dir(), f"go{version}.lock"))
+
+
+def install(spec: VersionSpec, config: Config, options: InstallOptions | None = None,
+            reporter: Reporter | None = None) -> Outcome:
+    options = options or InstallOptions()
+    reporter = reporter or SilentReporter()
+    if spec.kind == "exact" and spec.version and not options.force and is_installed(spec.version):
+        return Outcome(spec.version, "already installed", paths.toolchain_dir(str(spec.version)))
+    releases = index.load_releases(config.sources.index_url, offline=options.offline)
+    release = pick_release(spec, releases)
+    version = str(release.version)
+    if not options.force and is_installed(release.version):
+        return Outcome(release.version, "already installed", paths.toolchain_dir(version))
+    archive = release.archive_for(*index.host_platform())
+    lock = options.locks.get(archive.filename)
+    if lock and lock.sha256 != archive.sha256:
+        raise ChecksumMismatch(archive.filename, lock.sha256, archive.sha256,
+                               f"locked in {lock.source}; the release index disagrees")
+    try:
+        with version_lock(version):
+            if not options.force and is_installed(release.version):
+                return Outcome(release.version, "already installed", paths.toolchain_dir(version))
+            return _Installer(release, archive, config, options, reporter).run()
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EPERM, errno.EDQUOT):
+            raise DiskError(e.filename or paths.home(), e) from None
+        raise
+
+
+def uninstall(version: Version) -> None:
+    name = str(version)
+    if not is_installed(version):
+        from gxc.errors import ToolchainNotInstalled
+
+        raise ToolchainNotInstalled(name)
+    with version_lock(name):
+        os.makedirs(paths.staging_dir(), exist_ok=True)
+        trash = tempfile.mkdtemp(prefix=f"go{name}-trash-", dir=paths.staging_dir())
+        os.rename(paths.toolchain_dir(name), os.path.join(trash, "tree"))
+        for path in (paths.receipt_path(name),):
+            if os.path.exists(path):
+                os.unlink(path)
+        _remove_tree(paths.work_dir(name))
+        _remove_tree(trash)
+
+
+@dataclass(frozen=True)
+class Drift:
+    modified: list[str]
+    added: list[str]
+    removed: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.modified or self.added or self.removed)
+
+
+def _digest(path: str) -> str:
+    if os.path.islink(path):
+        return LINK_PREFIX + os.readlink(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def current_tree(root: str) -> dict[str, str]:
+    tree: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            full = os.path.join(dirpath, name)
+            tree[os.path.relpath(full, root)] = _digest(full)
+    return tree
+
+
+def verify(version: Version) -> Drift:
+    receipt = read_receipt(version)
+    if receipt is None:
+        raise GxcError(f"go{version} has no receipt to verify against", f"run `gxc install --force {version}`")
+    expected: dict[str, str] = receipt["manifest"]
+    actual = current_tree(paths.toolchain_dir(str(version)))
+    return Drift(
+        modified=sorted(p for p in expected.keys() & actual.keys() if expected[p] != actual[p]),
+        added=sorted(actual.keys() - expected.keys()),
+        removed=sorted(expected.keys() - actual.keys()),
+    )
+
+
+def installed_size(version: Version) -> int:
+    receipt = read_receipt(version)
+    return int(receipt.get("size", 0)) if receipt else 0
+
+
