@@ -11,6 +11,7 @@ which the receipt stores for `gxc verify`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
@@ -73,6 +74,7 @@ class _Tree:
     """Writes members under `root`, remembering links so nothing is written through one."""
 
     def __init__(self, root: str, limits: Limits) -> None:
+        os.makedirs(root, exist_ok=True)
         self.root = root
         self.limits = limits
         self.manifest: Manifest = {}
@@ -131,7 +133,10 @@ class _Tree:
         self.manifest[rel] = LINK_PREFIX + target
 
     def hardlink(self, rel: str, target_name: str, name: str) -> None:
-        target = member_path(target_name)
+        try:
+            target = member_path(target_name)
+        except UnsafeArchive:
+            raise UnsafeArchive(name, f"hard link to {target_name!r}, outside the toolchain root") from None
         digest = self.manifest.get(target)
         if digest is None or digest.startswith(LINK_PREFIX):
             raise UnsafeArchive(name, f"hard link to {target_name!r}, which is not a file extracted before it")
@@ -207,62 +212,89 @@ def _write_all(fd: int, hasher: hashlib._Hash) -> Callable[[memoryview], None]:
     return sink
 
 
-def extract_tar_stream(next_chunk: Callable[[], bytes | None], root: str, limits: Limits) -> Extracted:
-    """Parse an uncompressed tar stream (ustar, PAX, GNU long names) and write it under `root`."""
-    tree = _Tree(root, limits)
-    reader = _Reader(next_chunk)
-    pax: dict[str, str] = {}
-    long_name: str | None = None
-    long_link: str | None = None
-    while True:
-        header = reader.read(_BLOCK)
+def _cstr(field: bytes) -> str:
+    return field.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _padded(size: int) -> int:
+    return (size + _BLOCK - 1) // _BLOCK * _BLOCK
+
+
+_REGULAR = (b"0", b"\x00", b"7")
+_EXTENDED = (b"x", b"g", b"L", b"K")
+
+
+class _TarParser:
+    """Reads tar headers (ustar, PAX, GNU long names) and hands each member to the tree."""
+
+    def __init__(self, reader: _Reader, tree: _Tree) -> None:
+        self.reader, self.tree = reader, tree
+        self.pending: dict[str, str] = {}  # path/linkpath/size from PAX or GNU headers for the next member
+
+    def _header(self) -> bytes | None:
+        header = self.reader.read(_BLOCK)
         if header is None or header == bytes(_BLOCK):
-            break
-        raw_name = header[:100].split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-        if sum(header[:148]) + 256 + sum(header[156:]) != _octal(header[148:156], raw_name):
-            raise UnsafeArchive(raw_name, "tar header checksum mismatch (corrupt archive)")
+            return None
+        if sum(header[:148]) + 256 + sum(header[156:]) != _octal(header[148:156], _cstr(header[:100])):
+            raise UnsafeArchive(_cstr(header[:100]), "tar header checksum mismatch (corrupt archive)")
+        return header
+
+    def _extended(self, kind: bytes, size: int, name: str) -> None:
+        if size > 1 << 20:
+            raise UnsafeArchive(name, "oversized extended header")
+        body = self.reader.read(_padded(size))
+        if body is None:
+            raise TruncatedArchive()
+        if kind == b"x":
+            self.pending.update(_pax_records(body[:size]))
+        elif kind == b"L":
+            self.pending["path"] = _cstr(body[:size])
+        elif kind == b"K":
+            self.pending["linkpath"] = _cstr(body[:size])
+
+    def _regular(self, rel: str, mode: int, size: int) -> None:
+        hasher = hashlib.sha256()
+        fd = self.tree.open_file(rel, mode)
+        try:
+            self.reader.copy(size, _write_all(fd, hasher))
+        finally:
+            os.close(fd)
+        self.tree.manifest[rel] = hasher.hexdigest()
+        self.reader.copy(_padded(size) - size, lambda _view: None)
+
+    def _member(self, header: bytes) -> None:
+        raw_name = _cstr(header[:100])
         size = _octal(header[124:136], raw_name)
         kind = header[156:157]
-        padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-        if kind in (b"x", b"g", b"L", b"K"):
-            if size > 1 << 20:
-                raise UnsafeArchive(raw_name, "oversized extended header")
-            body = reader.read(padded)
-            if body is None:
-                raise TruncatedArchive()
-            if kind == b"x":
-                pax = _pax_records(body[:size])
-            elif kind == b"L":
-                long_name = body[:size].split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-            elif kind == b"K":
-                long_link = body[:size].split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-            continue
-        prefix = header[345:500].split(b"\x00", 1)[0].decode("utf-8", "surrogateescape") if header[257:262] == b"ustar" else ""
-        name = pax.get("path") or long_name or (f"{prefix}/{raw_name}" if prefix else raw_name)
-        link = pax.get("linkpath") or long_link or header[157:257].split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-        if "size" in pax:
-            size = int(pax["size"])
-            padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-        pax, long_name, long_link = {}, None, None
-        rel = tree.admit(name, size if kind in (b"0", b"\x00", b"7") else 0)
-        mode = _octal(header[100:108], name)
-        if kind in (b"0", b"\x00", b"7"):
-            hasher = hashlib.sha256()
-            fd = tree.open_file(rel, mode)
-            try:
-                reader.copy(size, _write_all(fd, hasher))
-            finally:
-                os.close(fd)
-            tree.manifest[rel] = hasher.hexdigest()
-            reader.copy(padded - size, lambda _view: None)
+        if kind in _EXTENDED:
+            self._extended(kind, size, raw_name)
+            return
+        prefix = _cstr(header[345:500]) if header[257:262] == b"ustar" else ""
+        pending, self.pending = self.pending, {}
+        name = pending.get("path") or (f"{prefix}/{raw_name}" if prefix else raw_name)
+        link = pending.get("linkpath") or _cstr(header[157:257])
+        size = int(pending.get("size", size))
+        rel = self.tree.admit(name, size if kind in _REGULAR else 0)
+        if kind in _REGULAR:
+            self._regular(rel, _octal(header[100:108], name), size)
         elif kind == b"5":
-            tree.ensure_dir(rel)
+            self.tree.ensure_dir(rel)
         elif kind == b"2":
-            tree.symlink(rel, link, name)
+            self.tree.symlink(rel, link, name)
         elif kind == b"1":
-            tree.hardlink(rel, link, name)
+            self.tree.hardlink(rel, link, name)
         else:
             raise UnsafeArchive(name, "device, fifo or unknown member type")
+
+    def run(self) -> None:
+        while (header := self._header()) is not None:
+            self._member(header)
+
+
+def extract_tar_stream(next_chunk: Callable[[], bytes | None], root: str, limits: Limits) -> Extracted:
+    """Parse an uncompressed tar stream and write it under `root`."""
+    tree = _Tree(root, limits)
+    _TarParser(_Reader(next_chunk), tree).run()
     return Extracted(tree.manifest, tree.total)
 
 
@@ -289,29 +321,29 @@ class StreamingExtract:
 
     def _work(self) -> None:
         try:
-            self._result = extract_tar_stream(self._next, self.root, self.limits)
-            while self._queue.get() is not _END:  # drain trailing padding so the feeder never blocks
-                pass
+            result = extract_tar_stream(self._next, self.root, self.limits)
         except BaseException as e:  # noqa: BLE001 - re-raised in the feeding thread
             self._error = e
+            return
+        while self._queue.get() is not _END:  # drain trailing padding so the feeder never blocks
+            pass
+        self._result = result
 
     def _put(self, item: object) -> None:
-        while True:
-            if self._error is not None:
-                raise self._error
-            if not self._thread.is_alive():
-                return
-            try:
+        while self._error is None and self._thread.is_alive():
+            with contextlib.suppress(queue.Full):
                 self._queue.put(item, timeout=0.1)
                 return
-            except queue.Full:
-                continue
 
     def feed(self, data: bytes) -> None:
+        """Inflate and hand over. Extraction errors wait for `finish()`: the caller checks the
+        archive's sha256 first, so a corrupt download is reported as such, not as a bad member."""
+        if self._error is not None:
+            return
         try:
             self._inflate(data)
         except zlib.error as e:
-            raise UnsafeArchive("(gzip stream)", f"not valid gzip data: {e}") from None
+            self._error = UnsafeArchive("(gzip stream)", f"not valid gzip data: {e}")
 
     def _inflate(self, data: bytes) -> None:
         while data:
@@ -327,25 +359,29 @@ class StreamingExtract:
                 self._put(out)
 
     def finish(self) -> Extracted:
-        if not self._inflater.eof:
-            self._put(_END)
-            self._thread.join()
-            raise TruncatedArchive()
         self._put(_END)
+        if self._error is not None:
+            error = self._error
+            self.abort()
+            raise error
         self._thread.join()
         if self._error is not None:
             raise self._error
+        if not self._inflater.eof:
+            raise TruncatedArchive()
         assert self._result is not None
         return self._result
 
     def abort(self) -> None:
         """Stop the worker without raising; the caller removes the staging tree."""
-        if self._thread.is_alive():
+        self._error = self._error or GxcError("aborted")
+        while self._thread.is_alive():
             try:
-                self._queue.put(_END, timeout=1)
+                self._queue.put_nowait(_END)
             except queue.Full:
-                self._error = self._error or GxcError("aborted")
-            self._thread.join(timeout=5)
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()  # make room for the end marker
+            self._thread.join(timeout=0.05)
 
 
 def extract_zip(path: str, root: str, limits: Limits) -> Extracted:

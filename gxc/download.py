@@ -72,12 +72,11 @@ class _Transfer:
                 skip = self.offset  # the server ignored Range: drop what we already have
             elif self.offset and not response.headers.get("Content-Range", "").startswith(f"bytes {self.offset}-"):
                 raise NetworkError(self.url, "the server answered a Range request with the wrong range")
-            for chunk in chunks:
-                if skip:
-                    cut = min(skip, len(chunk))
-                    chunk, skip = chunk[cut:], skip - cut
-                if chunk:
-                    self._accept(chunk)
+            for received in chunks:
+                cut = min(skip, len(received))
+                skip -= cut
+                if cut < len(received):
+                    self._accept(received[cut:] if cut else received)
         if self.offset < self.size:
             raise http.Transient(f"connection closed at byte {self.offset} of {self.size}")
 

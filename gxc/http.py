@@ -6,6 +6,7 @@ Retry-After we honour up to a bound). Anything else (404, 403, a bad certificate
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -38,15 +39,11 @@ def timeouts() -> tuple[float, float]:
     return (min(10.0, read), read)
 
 
-_session: requests.Session | None = None
-
-
+@functools.cache
 def session() -> requests.Session:
-    global _session
-    if _session is None:
-        _session = requests.Session()
-        _session.headers["User-Agent"] = "gxc/0.1"
-    return _session
+    made = requests.Session()
+    made.headers["User-Agent"] = "gxc/0.1"
+    return made
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -108,7 +108,8 @@ def parse_index(data: bytes, source: str) -> list[Release]:
         files = tuple(_parse_file(f, str(version)) for f in entry["files"])
         for f in files:
             if f.kind == "archive" and seen.setdefault(f.filename, f.sha256) != f.sha256:
-                raise BadIndex(f"the release index lists {f.filename} twice with different sha256", "the index is forged")
+                raise BadIndex(f"the release index lists {f.filename} twice with different sha256",
+                               "the index is corrupt or forged")
         releases.append(Release(version, bool(entry.get("stable", version.is_stable)), files))
     return releases
 
@@ -134,7 +135,8 @@ def _read_cached(url: str) -> tuple[bytes, dict[str, Any]] | None:
 def _write_cache(url: str, data: bytes, etag: str | None) -> None:
     data_path, meta_path = _cache_paths()
     os.makedirs(os.path.dirname(data_path), exist_ok=True)
-    for path, content in ((data_path, data), (meta_path, json.dumps({"url": url, "etag": etag, "fetched": time.time()}).encode())):
+    meta = json.dumps({"url": url, "etag": etag, "fetched": time.time()}).encode()
+    for path, content in ((data_path, data), (meta_path, meta)):
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
             f.write(content)

@@ -54,7 +54,7 @@ def _write_launcher(shim_dir: str) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(source)
-    os.chmod(tmp, 0o755)
+    os.chmod(tmp, 0o755)  # noqa: S103 - an executable launcher, like any program in bin/
     os.replace(tmp, path)
 
 

@@ -16,7 +16,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -151,8 +150,10 @@ class _Installer:
         stream = StreamingExtract(root, self.config.limits)
         try:
             hasher = hashlib.sha256()
-            download.replay_file(path, hasher, stream.feed, self.reporter.progress(self.archive.size, f"go{self.version} (cached)"))
-            download.verify_digest(path, path, self.expected, hasher.hexdigest(), f"{self.authority}; cached copy was corrupt")
+            progress = self.reporter.progress(self.archive.size, f"go{self.version} (cached)")
+            download.replay_file(path, hasher, stream.feed, progress)
+            download.verify_digest(path, path, self.expected, hasher.hexdigest(),
+                                   f"{self.authority}; the cached copy was corrupt")
             return stream.finish()
         except BaseException:
             stream.abort()

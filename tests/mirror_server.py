@@ -1,0 +1,187 @@
+"""A threaded HTTP server on 127.0.0.1 serving a go.dev-layout mirror, with Range and fault injection.
+
+Faults are queued per file name and consumed one request at a time, so a test can say "drop the
+connection after 1 MiB once, then serve" or "answer 503 twice". Every request is logged with its
+Range header and the bytes actually sent, so tests can assert on what was fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+@dataclass
+class Fault:
+    kind: str  # "status", "drop_after", "stall", "corrupt", "short_length"
+    status: int = 500
+    after: int = 0  # bytes sent before a drop or stall
+    seconds: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    path: str
+    range: str | None
+    status: int
+    sent: int
+
+
+class MirrorState:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.overrides: dict[str, bytes] = {}
+        self.faults: dict[str, list[Fault]] = {}
+        self.log: list[Request] = []
+        self.lock = threading.Lock()
+        self._cache: dict[str, bytes] = {}
+
+    def body(self, name: str) -> bytes | None:
+        if name in self.overrides:
+            return self.overrides[name]
+        if name not in self._cache:
+            path = self.root / name
+            if not path.is_file() or ".." in name:
+                return None
+            self._cache[name] = path.read_bytes()
+        return self._cache[name]
+
+    def add_fault(self, name: str, fault: Fault, times: int = 1) -> None:
+        with self.lock:
+            self.faults.setdefault(name, []).extend([fault] * times)
+
+    def take_fault(self, name: str) -> Fault | None:
+        with self.lock:
+            queue = self.faults.get(name)
+            return queue.pop(0) if queue else None
+
+    def requests_for(self, name: str) -> list[Request]:
+        return [r for r in self.log if r.path == name]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _record(self, name: str, status: int, sent: int) -> None:
+        with self.server.state.lock:
+            self.server.state.log.append(Request(name, self.headers.get("Range"), status, sent))
+
+    def _send_plain(self, name: str, status: int, headers: dict[str, str] | None = None) -> None:
+        body = f"status {status}\n".encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self._record(name, status, 0)
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        name = self.path.lstrip("/").split("?", 1)[0]
+        fault = state.take_fault(name)
+        if fault and fault.kind == "status":
+            self._send_plain(name, fault.status, fault.headers)
+            return
+        data = state.body(name)
+        if data is None:
+            self._send_plain(name, 404)
+            return
+        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self._record(name, 304, 0)
+            return
+        start = 0
+        status = 200
+        range_header = self.headers.get("Range")
+        if range_header and range_header.startswith("bytes="):
+            start = int(range_header[6:].split("-", 1)[0])
+            if start >= len(data):
+                self._send_plain(name, 416)
+                return
+            status = 206
+        if fault and fault.kind == "corrupt":
+            data = data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:]
+        body = memoryview(data)[start:]
+        self.send_response(status)
+        length = len(body) - 1000 if fault and fault.kind == "short_length" else len(body)
+        self.send_header("Content-Length", str(length))
+        self.send_header("ETag", etag)
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.end_headers()
+        limit = fault.after if fault and fault.kind in ("drop_after", "stall") else length
+        sent = 0
+        try:
+            while sent < min(limit, length):
+                step = min(65536, min(limit, length) - sent)
+                self.wfile.write(body[sent:sent + step])
+                sent += step
+            if fault and fault.kind == "stall":
+                self.wfile.flush()
+                time.sleep(fault.seconds)
+            if fault and fault.kind in ("drop_after", "stall"):
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._record(name, status, sent)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: MirrorState
+
+
+class MirrorServer:
+    def __init__(self, root: Path) -> None:
+        self.state = MirrorState(root)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.state = self.state
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> MirrorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def serve_forever(root: str, port_file: str) -> None:
+    """Run a server in the foreground (for the demo and benchmarks); write its URL to port_file."""
+    server = MirrorServer(Path(root)).start()
+    Path(port_file).write_text(server.url)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_forever(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else os.devnull)

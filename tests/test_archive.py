@@ -1,0 +1,119 @@
+"""The safe extractor on small synthetic archives: what it refuses and what it keeps."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from gxc.archive import StreamingExtract, TruncatedArchive, extract_zip
+from gxc.config import Limits
+from gxc.errors import ArchiveTooLarge, UnsafeArchive
+from tests.helpers import file_member, link_member, tar_gz, zip_bytes
+
+
+def extract(data: bytes, root: Path, limits: Limits | None = None) -> dict[str, str]:
+    stream = StreamingExtract(str(root), limits or Limits())
+    try:
+        for i in range(0, len(data), 4096):
+            stream.feed(data[i:i + 4096])
+        return stream.finish().manifest
+    finally:
+        stream.abort()
+
+
+def everything_under(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_strips_top_folder_and_keeps_exec_bits(tmp_path: Path) -> None:
+    data = tar_gz([file_member("go/bin/go", b"#!elf", 0o755), file_member("go/VERSION", b"go1.99.0", 0o664)])
+    manifest = extract(data, tmp_path / "root")
+    assert sorted(manifest) == ["VERSION", "bin/go"]
+    assert stat.S_IMODE(os.stat(tmp_path / "root" / "bin" / "go").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(tmp_path / "root" / "VERSION").st_mode) == 0o644
+    assert (tmp_path / "root" / "VERSION").read_bytes() == b"go1.99.0"
+
+
+@pytest.mark.parametrize(("members", "message"), [
+    ([file_member("go/../evil")], "refusing archive member 'go/../evil': path contains '..'"),
+    ([file_member("/etc/evil")], "refusing archive member '/etc/evil': absolute path"),
+    ([link_member("go/etc", "/etc"), file_member("go/etc/evil")], "refusing archive member 'go/etc': link to absolute path '/etc'"),
+    ([link_member("go/up", "../.."), file_member("go/up/evil")], "refusing archive member 'go/up': link target '../..' escapes the toolchain root"),
+    ([link_member("go/here", "."), file_member("go/here/evil")], "refusing archive member 'go/here/evil': written through a link"),
+    ([link_member("go/passwd", "/etc/passwd", hard=True)], "refusing archive member 'go/passwd': hard link to '/etc/passwd', outside the toolchain root"),
+    ([link_member("go/x", "go/missing", hard=True)], "refusing archive member 'go/x': hard link to 'go/missing', which is not a file extracted before it"),
+])
+def test_hostile_members_are_refused_and_nothing_is_written_outside(tmp_path: Path, members: list[tuple[object, bytes]],
+                                                                     message: str) -> None:
+    root = tmp_path / "sandbox" / "root"
+    root.mkdir(parents=True)
+    with pytest.raises(UnsafeArchive) as caught:
+        extract(tar_gz(members), root)  # type: ignore[arg-type]
+    assert caught.value.message == message
+    assert [p for p in everything_under(tmp_path) if not p.startswith("sandbox")] == []
+    assert not Path("/etc/evil").exists()
+
+
+def test_device_files_are_refused(tmp_path: Path) -> None:
+    import tarfile
+
+    info = tarfile.TarInfo("go/dev/null")
+    info.type = tarfile.CHRTYPE
+    with pytest.raises(UnsafeArchive, match="device, fifo or unknown member type"):
+        extract(tar_gz([(info, None)]), tmp_path)
+
+
+def test_relative_links_inside_the_root_are_kept(tmp_path: Path) -> None:
+    data = tar_gz([file_member("go/bin/go", b"bin"), link_member("go/misc/go", "../bin/go"),
+                   link_member("go/gofmt", "go/bin/go", hard=True)])
+    manifest = extract(data, tmp_path)
+    assert os.readlink(tmp_path / "misc" / "go") == "../bin/go"
+    assert manifest["misc/go"] == "symlink:../bin/go"
+    assert manifest["gofmt"] == manifest["bin/go"]
+    assert os.stat(tmp_path / "gofmt").st_ino == os.stat(tmp_path / "bin" / "go").st_ino
+
+
+def test_truncated_archive_is_reported(tmp_path: Path) -> None:
+    data = tar_gz([file_member("go/big", os.urandom(200_000))])
+    with pytest.raises((TruncatedArchive, UnsafeArchive)):
+        extract(data[: len(data) // 2], tmp_path)
+
+
+def test_member_count_limit_stops_early(tmp_path: Path) -> None:
+    data = tar_gz([file_member(f"go/f{i}") for i in range(50)])
+    with pytest.raises(ArchiveTooLarge, match="member count limit"):
+        extract(data, tmp_path / "root", Limits(max_members=10))
+
+
+def test_gzip_bomb_stops_at_size_limit_without_writing_it(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tf:
+        info = tarfile.TarInfo("go/zeros")
+        info.size = 64 << 20
+        tf.addfile(info, io.BytesIO(bytes(64 << 20)))
+    bomb = gzip.compress(raw.getvalue(), 9)
+    assert len(bomb) < 200_000
+    with pytest.raises(ArchiveTooLarge, match="uncompressed size limit"):
+        extract(bomb, tmp_path / "root", Limits(max_bytes=8 << 20))
+    assert sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) == 0
+
+
+def test_zip_archives_go_through_the_same_checks(tmp_path: Path) -> None:
+    good = tmp_path / "good.zip"
+    good.write_bytes(zip_bytes({"go/bin/go.exe": (b"MZ", 0o755), "go/VERSION": (b"go1.99.0", 0o644)}))
+    manifest = extract_zip(str(good), str(tmp_path / "root"), Limits()).manifest
+    assert sorted(manifest) == ["VERSION", "bin/go.exe"]
+    assert os.access(tmp_path / "root" / "bin" / "go.exe", os.X_OK)
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(zip_bytes({"go/../../evil": (b"x", 0o644)}))
+    (tmp_path / "root2").mkdir()
+    with pytest.raises(UnsafeArchive, match=r"path contains '\.\.'"):
+        extract_zip(str(bad), str(tmp_path / "root2"), Limits())
+    assert not (tmp_path / "evil").exists()
