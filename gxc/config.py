@@ -9,7 +9,8 @@ index = "file:///srv/go/index.json"   # the release index (go.dev JSON)
 max_bytes = 4294967296                # uncompressed size of one archive
 max_members = 200000
 ```
-Environment variables (GXC_MIRROR, GXC_INDEX_URL) win over the file; command-line flags win over both.
+Command-line flags win over environment variables (GXC_MIRROR, GXC_INDEX_URL), which win over a
+project's toolchains.toml [source], which wins over this file.
 """
 
 from __future__ import annotations
@@ -64,13 +65,15 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise UsageError(f"{path}: {e}", "fix the TOML syntax") from None
 
 
-def load(mirror: str | None = None, index_url: str | None = None) -> Config:
+def load(mirror: str | None = None, index_url: str | None = None,
+         project_source: dict[str, Any] | None = None) -> Config:
+    """Flags win over the environment, which wins over the project's [source], then config.toml."""
     path = paths.config_path()
     data = _read_toml(path)
     unknown = set(data) - _KNOWN
     if unknown:
         raise UsageError(f"{path}: unknown key {sorted(unknown)[0]!r}", f"known keys: {', '.join(sorted(_KNOWN))}")
-    source = data.get("source", {})
+    source = {**data.get("source", {}), **(project_source or {})}
     limits = data.get("limits", {})
     return Config(
         sources=Sources(

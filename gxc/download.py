@@ -14,7 +14,6 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
-from gxc import http
 from gxc.errors import ChecksumMismatch, NetworkError
 
 Sink = Callable[[bytes], None]
@@ -65,6 +64,8 @@ class _Transfer:
             self.progress.update(len(chunk))
 
     def attempt(self) -> None:
+        from gxc import http
+
         response, chunks = http.stream(self.url, self.offset)
         with response:
             skip = 0
@@ -84,6 +85,8 @@ class _Transfer:
 def fetch(url: str, partial: str, size: int, sink: Sink, progress: Progress | None = None,
           on_retry: Callable[[str], None] | None = None) -> str:
     """Download `url` into `partial` (resuming it), feeding every byte to `sink`. Returns the sha256."""
+    from gxc import http  # requests costs 0.2 s to import: only commands that download pay it
+
     hasher = hashlib.sha256()
     offset = 0
     if os.path.exists(partial):

@@ -63,18 +63,9 @@ class Outcome:
 
 
 def installed_versions() -> list[Version]:
-    found = []
-    try:
-        names = os.listdir(paths.toolchains_dir())
-    except FileNotFoundError:
-        return []
-    for name in names:
-        if name.startswith("go"):
-            try:
-                found.append(Version.parse(name))
-            except GxcError:
-                continue
-    return sorted(found)
+    from gxc.resolve import installed_versions as listing
+
+    return listing()
 
 
 def is_installed(version: Version) -> bool:

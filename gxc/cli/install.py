@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -39,19 +40,15 @@ def register(sub: Any) -> None:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from gxc import config, shims, store
+    from gxc import autoinstall, config, resolve, shims, store
     from gxc.versions import VersionSpec
 
-    cfg = config.load(mirror=args.mirror)
     requests = [VersionSpec.parse(s) for s in args.specs]
-    locks: dict[str, store.Lock] = {}
+    selection = resolve.select(os.getcwd())
     if not requests:
-        from gxc import resolve
-
-        project = resolve.project_install_target()
-        requests = [project.spec]
-        locks = project.locks
-        cfg = project.apply_sources(cfg, explicit_mirror=args.mirror)
+        requests = [resolve.install_spec(selection)]
+    locks = autoinstall.project_locks(selection)  # a project's lock binds every install made inside it
+    cfg = config.load(mirror=args.mirror, project_source=selection.project_table.get("source"))
     options = store.InstallOptions(force=args.force or args.repair, offline=args.offline, locks=locks)
     reporter = TerminalReporter(args.quiet)
     from gxc import settings

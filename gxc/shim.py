@@ -1,0 +1,57 @@
+"""The hot path: argv[0] -> resolve -> execve. About fifty lines, like rustup's proxy mode.
+
+The launcher runs this with `python -I -S`, so only what is imported here is paid for: os, sys
+and gxc's light modules (paths, versions, pins with its fast TOML reader, resolve, workdir).
+A per-port shim (`riscv64-unknown-elf-go`) takes the slower path through gxc.portshim.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MAX_DEPTH = 8  # a shim that finds a shim that finds a shim...: a PATH loop, not a real use
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"gxc: error: {message}\n")
+    return code
+
+
+def route(argv: list[str]) -> int:
+    from gxc import resolve, workdir
+    from gxc.errors import GxcError
+
+    name = os.path.basename(argv[0])
+    os.environ["GXC_HOME"] = os.path.dirname(os.path.dirname(os.path.realpath(argv[0])))
+    depth = int(os.environ.get("GXC_SHIM_DEPTH", "0") or 0) + 1
+    if depth > MAX_DEPTH:
+        return _fail(f"shim loop: `{name}` keeps finding a gxc shim (check PATH)", 1)
+    os.environ["GXC_SHIM_DEPTH"] = str(depth)
+    args = argv[1:]
+    override = None
+    if args and args[0].startswith("+"):
+        override, args = args[0][1:], args[1:]
+    try:
+        selection = resolve.select(os.getcwd(), override, "+ argument")
+        try:
+            toolchain = resolve.resolve(selection)
+        except GxcError as e:
+            from gxc.autoinstall import install_if_configured
+
+            toolchain = install_if_configured(selection, e)
+        binary = os.path.join(toolchain.root, "bin", name)
+        if not os.path.isfile(binary):
+            from gxc import portshim
+
+            return portshim.run(name, toolchain, args)
+        env = workdir.managed_env(str(toolchain.version), os.environ, selection.project_table.get("env"))
+        os.execve(binary, [binary, *args], env)
+    except GxcError as e:
+        hint = f" (hint: {e.hint})" if e.hint else ""
+        return _fail(e.message + hint, e.exit_code)
+    return 1  # execve does not return
+
+
+def main() -> None:
+    sys.exit(route(sys.argv))
