@@ -16,6 +16,10 @@ def install_if_configured(selection: resolve.Selection, error: GxcError) -> reso
 
     if not config.load().auto_install:
         raise error
+    if sys.flags.no_site:  # the shim runs with -S; installing needs requests and filelock from site-packages
+        import site
+
+        site.main()
     from gxc import shims, store
     from gxc.cli.output import TerminalReporter
 

@@ -89,7 +89,8 @@ def _check_project_keys(path: str, text: str, doc: dict[str, Any]) -> None:
         for key, item in value.items():
             if allowed is not None and key not in allowed:
                 line, col = locate(text, key, table)
-                raise PinFileError(path, line, col, f"unknown key {key!r} in [{table}] (known: {', '.join(sorted(allowed))})")
+                known = ", ".join(sorted(allowed))
+                raise PinFileError(path, line, col, f"unknown key {key!r} in [{table}] (known: {known})")
             if table == "env" and not isinstance(item, str):
                 line, col = locate(text, key, table)
                 raise PinFileError(path, line, col, f"[env] {key} must be a string")

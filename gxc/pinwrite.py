@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from gxc import pins
 from gxc.errors import PinFileError
-from gxc.versions import VersionSpec
+from gxc.versions import Version, VersionSpec
+
+if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
+    from tomlkit.items import Table
 
 
-def _load(path: str) -> object:
+def _load(path: str) -> TOMLDocument:
     import tomlkit
 
     try:
@@ -24,12 +29,16 @@ def _load(path: str) -> object:
         raise PinFileError(path, e.line, e.col, str(e).split(" at line ")[0]) from None
 
 
-def _table(doc: object, name: str) -> object:
+def _table(doc: TOMLDocument, name: str) -> Table:
     import tomlkit
+    from tomlkit.items import Table
 
-    if name not in doc:  # type: ignore[operator]
-        doc[name] = tomlkit.table()  # type: ignore[index]
-    return doc[name]  # type: ignore[index]
+    if name not in doc:
+        doc[name] = tomlkit.table()
+    table = doc[name]
+    if not isinstance(table, Table):
+        raise PinFileError("toolchains.toml", 1, 1, f"{name!r} must be a table")
+    return table
 
 
 def write_pin(path: str, spec: str, targets: list[str], locks: dict[str, str]) -> None:
@@ -37,15 +46,14 @@ def write_pin(path: str, spec: str, targets: list[str], locks: dict[str, str]) -
 
     doc = _load(path)
     toolchain = _table(doc, "toolchain")
-    toolchain["go"] = spec  # type: ignore[index]
+    toolchain["go"] = spec
     if targets:
-        existing = list(toolchain.get("targets", []))  # type: ignore[attr-defined]
-        merged = existing + [t for t in targets if t not in existing]
-        toolchain["targets"] = merged  # type: ignore[index]
+        existing = [str(t) for t in toolchain.get("targets", [])]
+        toolchain["targets"] = existing + [t for t in targets if t not in existing]
     if locks:
         lock = _table(doc, "lock")
         for filename, sha in locks.items():
-            lock[filename] = sha  # type: ignore[index]
+            lock[filename] = sha
     text = tomlkit.dumps(doc)
     pins.parse_toml(path, text)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -54,8 +62,11 @@ def write_pin(path: str, spec: str, targets: list[str], locks: dict[str, str]) -
     os.replace(tmp, path)
 
 
-def lock_entries(spec: VersionSpec, hosts: list[str]) -> dict[str, str]:
-    """Archive name -> sha256 from the index, for each host; refuses versions the index does not list."""
+def lock_entries(spec: VersionSpec, hosts: list[str]) -> tuple[Version, dict[str, str]]:
+    """The exact version, and archive name -> sha256 from the index for each host.
+
+    Refuses a version the index does not list: a lock must come from a published checksum.
+    """
     from gxc import config, index, store
 
     releases = index.load_releases(config.load().sources.index_url)
@@ -66,4 +77,4 @@ def lock_entries(spec: VersionSpec, hosts: list[str]) -> dict[str, str]:
         goos, _, goarch = host.partition("/")
         archive = release.archive_for(goos, "armv6l" if goarch == "arm" else goarch)
         entries[archive.filename] = archive.sha256
-    return entries
+    return release.version, entries

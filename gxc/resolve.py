@@ -92,7 +92,8 @@ def select(cwd: str, override: str | None = None, override_reason: str = "comman
 def _check_minimum(version: Version, selection: Selection) -> None:
     if selection.minimum is not None and version < selection.minimum:
         raise UsageError(
-            f"go{version} ({selection.reason}) is older than go {selection.minimum} required by {selection.minimum_source}",
+            f"go{version} ({selection.reason}) is older than go {selection.minimum} "
+            f"required by {selection.minimum_source}",
             f"pin go{selection.minimum} or newer (`gxc pin {selection.minimum.series}`), or lower the go line",
         )
 

@@ -48,7 +48,7 @@ class Version:
         if len(parts) not in (2, 3):
             raise BadVersion(original)
         last, pre, pre_num = _split_pre(parts[-1], original)
-        if pre and len(parts) == 3 and parts[2] != last:
+        if pre and len(parts) == 3:  # Go never publishes 1.21.3rc1: pre-releases follow the minor
             raise BadVersion(original)
         numbers = [_number(p, original) for p in parts[:-1]] + [_number(last, original)]
         patch = numbers[2] if len(numbers) == 3 else None

@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
     for module in (install, project, envcmd, platform, build, doctor):
         module.register(subparsers)
+    for verb in subparsers.choices.values():  # `gxc install -q` as well as `gxc -q install`
+        verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        verb.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                          help="no progress bars or notes")
     return parser
 
 

@@ -37,6 +37,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 continue
             print(f"go{name}: drifted")
             for kind, files in changes.items():
-                for name in files:
-                    print(f"  {kind:<8} {name}")
+                for path in files:
+                    print(f"  {kind:<8} {path}")
     return 1 if bad else 0

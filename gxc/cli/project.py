@@ -34,7 +34,10 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
     spec = VersionSpec.parse(args.spec)
     path = os.path.join(os.getcwd(), "toolchains.toml")
-    locks = pinwrite.lock_entries(spec, args.host) if args.lock else {}
+    locks: dict[str, str] = {}
+    if args.lock:  # a lock names one archive, so the pin becomes that exact version
+        version, locks = pinwrite.lock_entries(spec, args.host)
+        spec = VersionSpec.parse(str(version))
     pinwrite.write_pin(path, str(spec), args.target, locks)
     targets = f" with targets {', '.join(args.target)}" if args.target else ""
     print(f"pinned go {spec}{targets} in {path}")

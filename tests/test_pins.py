@@ -1,0 +1,159 @@
+"""The fast pin reader against tomllib, and version parsing against Go's rules (property-based)."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gxc import fasttoml, pins
+from gxc.errors import GxcError, PinFileError
+from gxc.versions import Version, VersionSpec
+
+TESTS = Path(__file__).parent
+
+
+def _text_of(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = [_text_of(v) if isinstance(v, ast.Constant) else "1.21.13" for v in node.values]
+        return "".join(p or "" for p in parts)
+    return None
+
+
+def pin_texts_in_suite() -> list[str]:
+    """Every TOML document the test suite writes as a pin file, from the tests' own source."""
+    found = []
+    for path in sorted(TESTS.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.BinOp | ast.Tuple | ast.Dict | ast.Call):
+                continue
+            text = _text_of(node)
+            if text and "\n" in text and ("[toolchain]" in text or "[env]" in text or "[platforms" in text):
+                found.append(text)
+    return found
+
+
+SAMPLES = [
+    '[toolchain]\ngo = "1.21.13"\n',
+    '# top\n[toolchain]\ngo = "1.22"  # newest 1.22.x\ntargets = ["wasm", "riscv64-unknown-elf"]\n\n[env]\nCGO_ENABLED = "0"\n',
+    "[toolchain]\ngo = '1.22.10'\ntargets = []\n[source]\nmirror = \"http://127.0.0.1:8000\"\n",
+    '[lock]\n"go1.22.10.linux-amd64.tar.gz" = "' + "a" * 64 + '"\n',
+    '[platforms.my-board]\ninherits = ["riscv64-unknown-elf"]\n[platforms.my-board.build]\ntags = ["board"]\n',
+    '[toolchain]\ngo = "1.21.13"\n[env]\nA = "x # not a comment"\nB = true\nC = 3\n',
+]
+ESCAPED = ['[env]\nA = "tab\\there"\n', '[env]\nA = """multi\nline"""\n', "[env]\nA = { x = 1 }\n",
+           "[[platforms]]\nname = 'x'\n", 'a.b = "dotted"\n', '[env]\nA = ["x",\n "y"]\n']
+
+
+def test_the_suite_writes_pin_files_and_the_collector_sees_them() -> None:
+    texts = pin_texts_in_suite()
+    assert len(texts) >= 8
+
+
+@pytest.mark.parametrize("text", SAMPLES + pin_texts_in_suite())
+def test_fast_reader_agrees_with_tomllib(text: str) -> None:
+    try:
+        expected = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assert fasttoml.loads(text) is None
+        return
+    fast = fasttoml.loads(text)
+    assert fast is None or fast == expected
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_fast_reader_handles_the_common_forms_itself(text: str) -> None:
+    assert fasttoml.loads(text) == tomllib.loads(text)
+
+
+@pytest.mark.parametrize("text", ESCAPED)
+def test_fast_reader_defers_what_it_cannot_be_sure_of(text: str) -> None:
+    assert fasttoml.loads(text) is None
+    tomllib.loads(text)
+
+
+_toml_chars = st.text(alphabet=st.sampled_from(list('[]"\'=#.,\n abcgo0123456789-_\\{}tf')), max_size=80)
+
+
+@given(_toml_chars)
+def test_fast_reader_never_contradicts_tomllib(text: str) -> None:
+    fast = fasttoml.loads(text)
+    if fast is None:
+        return
+    assert fast == tomllib.loads(text)
+
+
+@given(st.text(max_size=120))
+def test_pin_file_parsing_never_crashes(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    root = tmp_path_factory.mktemp("fuzz")
+    for name, reader in (("toolchains.toml", pins.read_project), (".go-version", pins.read_go_version),
+                         (".tool-versions", pins.read_tool_versions), ("go.mod", pins.read_go_mod)):
+        path = root / name
+        path.write_text(text, encoding="utf-8", errors="surrogatepass") if text.isprintable() else path.write_bytes(
+            text.encode("utf-8", "replace"))
+        try:
+            reader(str(path))
+        except PinFileError as e:
+            assert e.line >= 1 and e.col >= 1
+            assert e.message.startswith(str(path) + ":")
+
+
+# Version ordering as Go defines it (go/version, cmd/go/internal/gover): beta < rc < release.
+ORDERED = ["1.20", "1.20.1", "1.21rc1", "1.21rc2", "1.21.0", "1.21.1", "1.21.10", "1.22beta1", "1.22rc1", "1.22.0"]
+
+
+def test_patch_level_prereleases_are_refused_as_go_never_publishes_them() -> None:
+    with pytest.raises(GxcError):
+        Version.parse("1.21.3rc1")
+
+
+def test_go_versions_order_as_go_orders_them() -> None:
+    parsed = [Version.parse(v) for v in ORDERED]
+    shuffled = [parsed[i] for i in (5, 0, 9, 2, 7, 1, 8, 3, 6, 4)]
+    assert sorted(shuffled) == parsed
+    assert Version.parse("1.21") == Version.parse("1.21.0")
+    assert str(Version.parse("go1.23rc1")) == "1.23rc1"
+
+
+versions = st.builds(
+    lambda minor, patch, pre, n: f"1.{minor}" + (f"{pre}{n}" if pre else f".{patch}" if patch is not None else ""),
+    st.integers(0, 40), st.one_of(st.none(), st.integers(0, 30)), st.sampled_from(["", "rc", "beta"]), st.integers(1, 9))
+
+
+@given(versions)
+def test_version_round_trips(text: str) -> None:
+    parsed = Version.parse(text)
+    assert str(parsed) == text
+    assert Version.parse(f"go{text}") == parsed
+
+
+@given(versions, versions)
+def test_ordering_is_total_and_consistent(a: str, b: str) -> None:
+    va, vb = Version.parse(a), Version.parse(b)
+    assert (va < vb) + (va > vb) + (va == vb) == 1
+
+
+@given(st.text(max_size=20))
+def test_spec_parsing_either_succeeds_or_raises_gxc_error(text: str) -> None:
+    try:
+        spec = VersionSpec.parse(text)
+    except GxcError as e:
+        assert e.exit_code == 2
+        return
+    assert spec.kind in ("exact", "prefix", "latest")
+    assert "/" not in str(spec) and ".." not in str(spec)
+
+
+def test_prefix_specs_pick_the_newest_stable_match() -> None:
+    available = [Version.parse(v) for v in ORDERED]
+    assert VersionSpec.parse("1.21").best(available) == Version.parse("1.21.10")
+    assert VersionSpec.parse("1.21.x").best(available) == Version.parse("1.21.10")
+    assert VersionSpec.parse("latest").best(available) == Version.parse("1.22.0")
+    assert VersionSpec.parse("1.22rc1").best(available) == Version.parse("1.22rc1")
+    assert VersionSpec.parse("1.19").best(available) is None
