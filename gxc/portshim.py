@@ -1,10 +1,24 @@
-"""Placeholder until ports land."""
+"""`<port>-go` shims: the pinned toolchain with a port's environment and build flags."""
 
 from __future__ import annotations
+
+import os
 
 from gxc.errors import GxcError
 from gxc.resolve import Resolved
 
 
 def run(name: str, toolchain: Resolved, args: list[str]) -> int:
-    raise GxcError(f"go{toolchain.version} has no program named {name!r}", "run `gxc which go` to see the toolchain")
+    if not name.endswith("-go"):
+        raise GxcError(f"go{toolchain.version} has no program named {name!r}", "run `gxc which go`")
+    from gxc import build, platforms
+
+    port = platforms.registry(toolchain).get(name[: -len("-go")])
+    target = build.target(toolchain, port, with_runner=platforms.runner(port, toolchain.root) is not None)
+    if args and args[0] in build.BUILD_VERBS:
+        args = [args[0], *target.flags, *args[1:]]
+    elif args and args[0] in build.TAG_ONLY_VERBS and port.tags:
+        args = [args[0], "-tags=" + ",".join(port.tags), *args[1:]]
+    go = os.path.join(toolchain.root, "bin", "go")
+    os.execve(go, [go, *args], target.env)
+    return 1

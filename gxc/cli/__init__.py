@@ -38,7 +38,13 @@ def error_line(err: GxcError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:  # what follows `--` goes to go (build flags, test flags) or is the command to exec
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
+    args.rest = rest
     try:
         code: int = args.func(args)
     except GxcError as err:

@@ -1,7 +1,109 @@
-"""Placeholder."""
+"""Verbs that build for ports: build, run, test."""
 
+from __future__ import annotations
+
+import argparse
+import os
+import sys
 from typing import Any
 
 
+def _common(p: argparse.ArgumentParser, many_targets: bool = True) -> None:
+    p.add_argument("-T", "--toolchain", metavar="V", help="toolchain to use instead of the pinned one")
+    if many_targets:
+        p.add_argument("-t", "--target", action="append", default=[], metavar="PORT")
+    else:
+        p.add_argument("-t", "--target", required=True, metavar="PORT")
+
+
 def register(sub: Any) -> None:
-    pass
+    p = sub.add_parser("build", help="cross-build for ports into dist/<port>/ (ports in parallel)")
+    _common(p)
+    p.add_argument("packages", nargs="*", default=["."], metavar="PACKAGE")
+    p.add_argument("-o", "--out", default="dist", help="output directory (default: dist)")
+    p.add_argument("-j", "--jobs", type=int, help="ports built at once (default: cores)")
+    p.add_argument("--reproducible", action="store_true", help="add -trimpath -buildvcs=false")
+    p.add_argument("--check-reproducible", action="store_true",
+                   help="build twice in different directories and work dirs; fail if the binaries differ")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("run", help="build for a port, then run under its runner (qemu, node)")
+    _common(p, many_targets=False)
+    p.add_argument("package", nargs="?", default=".", metavar="PACKAGE")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("test", help="go test for ports, with each port's runner as the exec program")
+    _common(p)
+    p.add_argument("packages", nargs="*", default=["./..."], metavar="PACKAGE")
+    p.set_defaults(func=cmd_test)
+
+
+def _toolchain(args: argparse.Namespace) -> Any:
+    from gxc import resolve
+
+    return resolve.resolve(resolve.select(os.getcwd(), args.toolchain))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from gxc import build
+    from gxc.errors import GxcError
+
+    toolchain = _toolchain(args)
+    reproducible = args.reproducible or args.check_reproducible
+    ts = build.targets(toolchain, args.target, reproducible)
+    results = build.build_all(ts, args.packages, args.rest, os.getcwd(), os.path.abspath(args.out), args.jobs)
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        for output in r.outputs:
+            print(f"{r.port}: {os.path.relpath(output)}")
+        if not r.ok:
+            sys.stderr.write("".join(f"{r.port}: {line}\n" for line in r.log.strip().splitlines()))
+    if failed:
+        raise GxcError(f"build failed for {', '.join(r.port for r in failed)} (go{toolchain.version})",
+                       "see the compiler output above")
+    if args.check_reproducible:
+        for t, r in zip(ts, results, strict=True):
+            again = build.rebuild_elsewhere(t, args.packages, args.rest, os.getcwd())
+            for output in r.outputs:
+                first, second = build.sha256_file(output), again[os.path.basename(output)]
+                if first != second:
+                    raise GxcError(f"port {t.port.name}: {os.path.basename(output)} is not reproducible "
+                                   f"(sha256 {first} here, {second} from another directory)",
+                                   "remove embedded paths, timestamps and VCS stamps (-trimpath -buildvcs=false)")
+                print(f"{t.port.name}: reproducible sha256 {first}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gxc import build
+    from gxc.errors import GxcError
+
+    toolchain = _toolchain(args)
+    t = build.targets(toolchain, [args.target], with_runner=True)[0]
+    result = build.build_one(t, [args.package], [], os.getcwd(), os.path.abspath("dist"))
+    if not result.ok:
+        sys.stderr.write(result.log)
+        raise GxcError(f"build failed for {t.port.name} (go{toolchain.version})", "see the compiler output above")
+    if len(result.outputs) != 1:
+        raise GxcError(f"{args.package} holds {len(result.outputs)} main packages", "name one of them")
+    wrapper = os.path.join(t.env["PATH"].split(os.pathsep)[0], f"go_{t.port.goos}_{t.port.goarch}_exec")
+    sys.stdout.flush()
+    os.execve(wrapper, [wrapper, result.outputs[0], *args.rest], t.env)
+    return 1
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from gxc import build
+
+    toolchain = _toolchain(args)
+    worst = 0
+    for t in build.targets(toolchain, args.target, with_runner=True):
+        go = os.path.join(toolchain.root, "bin", "go")
+        sys.stdout.flush()
+        code = subprocess.run([go, "test", *t.flags, *args.packages, *args.rest], env=t.env, check=False).returncode
+        if code:
+            print(f"gxc: go test for {t.port.name} exited {code}", file=sys.stderr)
+        worst = worst or code
+    return worst

@@ -71,7 +71,7 @@ def environment(toolchain: Resolved, target: str | None) -> tuple[dict[str, str]
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.command + args.rest
     if not command:
         from gxc.errors import UsageError
 

@@ -1,7 +1,117 @@
-"""Placeholder."""
+"""`gxc platform list|show|add|remove`: the port registry."""
 
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
 from typing import Any
+
+from gxc.cli.output import print_json
 
 
 def register(sub: Any) -> None:
-    pass
+    p = sub.add_parser("platform", help="the registry of target ports")
+    verbs = p.add_subparsers(dest="platform_verb", metavar="VERB", required=True)
+    q = verbs.add_parser("list", help="every port, and whether the selected toolchain can use it")
+    q.add_argument("--all", action="store_true", help="also every GOOS/GOARCH pair of the toolchain")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("-T", "--toolchain", metavar="V")
+    q.set_defaults(func=cmd_list)
+    q = verbs.add_parser("show", help="a port, merged with what it inherits")
+    q.add_argument("name")
+    q.add_argument("-T", "--toolchain", metavar="V")
+    q.set_defaults(func=cmd_show)
+    q = verbs.add_parser("add", help="validate a port file and register it for this user")
+    q.add_argument("file")
+    q.set_defaults(func=cmd_add)
+    q = verbs.add_parser("remove", help="remove a port this user added")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_remove)
+
+
+def _context(toolchain_arg: str | None) -> tuple[Any, Any]:
+    """(registry, toolchain or None): ports are listable even where no toolchain is selected."""
+    from gxc import platforms, resolve
+    from gxc.errors import GxcError
+
+    selection = resolve.select(os.getcwd(), toolchain_arg)
+    try:
+        toolchain = resolve.resolve(selection)
+    except GxcError:
+        return platforms.registry_for(None, None, selection.project), None
+    return platforms.registry(toolchain), toolchain
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from gxc import platforms
+
+    registry, toolchain = _context(args.toolchain)
+    rows = []
+    for name in registry.names(include_pairs=args.all):
+        port = registry.get(name)
+        problems = (platforms.problems(port, toolchain.version, registry.pairs, toolchain.root, need_runner=True)
+                    if toolchain else ["no toolchain selected"])
+        rows.append({"name": name, "goos": port.goos, "goarch": port.goarch, "usable": not problems,
+                     "problems": problems, "origin": port.origin, "aliases": list(port.aliases)})
+    if args.json:
+        print_json({"toolchain": str(toolchain.version) if toolchain else None, "ports": rows})
+        return 0
+    if toolchain:
+        print(f"ports for go{toolchain.version}:")
+    width = max((len(r["name"]) for r in rows), default=10)
+    for r in rows:
+        status = "ok" if r["usable"] else "; ".join(r["problems"])
+        print(f"  {r['name']:<{width}}  {r['goos'] + '/' + r['goarch']:<16} {status}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import tomlkit
+
+    registry, _ = _context(args.toolchain)
+    port = registry.get(args.name)
+    doc = {k: v for k, v in port.raw.items() if k != "name"}
+    print(f"# {port.name} from {port.origin}")
+    print(tomlkit.dumps({"name": port.name, **doc}), end="")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from gxc import paths, platforms, shims
+    from gxc.errors import UsageError
+
+    raw, _ = platforms.read_port_file(args.file)
+    registry, _ = _context(None)
+    for name in (raw["name"], *raw.get("aliases", [])):
+        if registry.known(name) and registry.sources.get(registry.aliases.get(name, name), None) is not None:
+            origin = registry.sources[registry.aliases.get(name, name)].origin
+            if origin != "go tool dist list":
+                raise UsageError(f"port name {name!r} is already taken by {origin}",
+                                 "rename the port or its alias, or `gxc platform remove` the old one")
+    for parent in raw.get("inherits", []):
+        registry.get(parent)
+    os.makedirs(paths.user_platforms_dir(), exist_ok=True)
+    target = os.path.join(paths.user_platforms_dir(), f"{raw['name']}.toml")
+    shutil.copyfile(args.file, target)
+    try:
+        platforms.registry_for(None, None, None).get(raw["name"])  # merges cleanly with its parents
+    except Exception:
+        os.unlink(target)
+        raise
+    shims.refresh()
+    print(f"added port {raw['name']} ({target})")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from gxc import paths, shims
+    from gxc.errors import UsageError
+
+    target = os.path.join(paths.user_platforms_dir(), f"{args.name}.toml")
+    if not os.path.isfile(target):
+        raise UsageError(f"{args.name!r} is not a port you added", "built-in and project ports cannot be removed")
+    os.unlink(target)
+    shims.refresh()
+    print(f"removed port {args.name}")
+    return 0

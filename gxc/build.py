@@ -1,0 +1,166 @@
+"""Building, running and testing for ports: the environment, the flags, the runner, the matrix.
+
+A `Target` is a port prepared for one toolchain: its environment (the managed one of workdir.py plus
+the port's GOOS/GOARCH, variables, env and CC) and its build flags. Builds of several ports run in
+parallel, sharing the version's GOCACHE. Runners are wrapped as `go_<goos>_<goarch>_exec` scripts in
+the version's work dir: `go test` finds them on PATH by that name, and `gxc run` execs them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from gxc import paths, platforms, workdir
+from gxc.errors import GxcError, UsageError
+from gxc.platforms import Port
+from gxc.resolve import Resolved
+
+BUILD_VERBS = ("build", "install", "run", "test")
+TAG_ONLY_VERBS = ("vet",)  # vet takes -tags but not -ldflags or -trimpath
+
+
+@dataclass(frozen=True)
+class Target:
+    port: Port
+    env: dict[str, str]
+    flags: list[str]
+
+
+@dataclass(frozen=True)
+class Built:
+    port: str
+    outputs: list[str]
+    log: str
+    ok: bool
+
+
+def exec_wrapper(toolchain: Resolved, port: Port) -> str:
+    """Write the port's runner as go_<goos>_<goarch>_exec; return its directory."""
+    command = platforms.runner(port, toolchain.root)
+    if command is None:
+        names = ", ".join(c[0] for c in port.runner_candidates) or "none configured"
+        hint = f"apt-get install {port.runner_package}" if port.runner_package else "add [runner] candidates to the port"
+        raise GxcError(f"port {port.name}: no runner found on PATH ({names})", hint)
+    directory = os.path.join(paths.work_dir(str(toolchain.version)), "exec", port.name.replace("/", "-"))
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"go_{port.goos}_{port.goarch}_exec")
+    args = [shlex.quote(a).replace("'{bin}'", '"$bin"').replace("{bin}", '"$bin"') for a in command] or ['"$bin"']
+    if '"$bin"' not in " ".join(args):
+        args.append('"$bin"')
+    exports = "".join(f"export {k}={shlex.quote(platforms.expand(v, port, toolchain.root))}\n"
+                      for k, v in port.runner_env.items())
+    script = f'#!/bin/sh\n# gxc runner for port {port.name}\nbin="$1"; shift\n{exports}exec {" ".join(args)} "$@"\n'
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(script)
+    os.chmod(tmp, 0o755)  # noqa: S103 - an executable wrapper
+    os.replace(tmp, path)
+    return directory
+
+
+def target(toolchain: Resolved, port: Port, reproducible: bool = False, with_runner: bool = False) -> Target:
+    problems = platforms.problems(port, toolchain.version, platforms.registry(toolchain).pairs, toolchain.root)
+    if problems:
+        raise UsageError(f"port {port.name} cannot be built with go{toolchain.version}: {problems[0]}",
+                         problems[0].split("(apt-get", 1)[-1].rstrip(")").strip() if "apt-get" in problems[0]
+                         else "pick another toolchain with -T, or another port")
+    env = workdir.managed_env(str(toolchain.version), os.environ, toolchain.selection.project_table.get("env"))
+    env.update(platforms.port_env(port, toolchain))
+    if with_runner:
+        env["PATH"] = exec_wrapper(toolchain, port) + os.pathsep + env["PATH"]
+    return Target(port, env, platforms.build_flags(port, reproducible))
+
+
+def targets(toolchain: Resolved, names: list[str], reproducible: bool = False,
+            with_runner: bool = False) -> list[Target]:
+    if not names:
+        names = list(toolchain.selection.project_table.get("toolchain", {}).get("targets", []))
+    if not names:
+        raise UsageError("no target ports given", "pass -t PORT, or pin targets with `gxc pin V -t PORT`")
+    registry = platforms.registry(toolchain)
+    return [target(toolchain, registry.get(n), reproducible, with_runner) for n in dict.fromkeys(names)]
+
+
+def _binary_name(import_path: str) -> str:
+    parts = import_path.rstrip("/").split("/")
+    if len(parts) > 1 and parts[-1][:1] == "v" and parts[-1][1:].isdigit():
+        return parts[-2]  # example.com/tool/v2 builds "tool"
+    return parts[-1]
+
+
+def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
+    go = os.path.join(t.env["GOROOT"], "bin", "go")
+    proc = subprocess.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], cwd=cwd, env=t.env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise GxcError(f"go list failed for port {t.port.name}: {proc.stderr.strip().splitlines()[-1:]}",
+                       "check the package patterns")
+    mains = [line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("main ")]
+    if not mains:
+        raise UsageError(f"no main package in {' '.join(packages)}", "name a package with `package main`")
+    return mains
+
+
+def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str) -> Built:
+    go = os.path.join(t.env["GOROOT"], "bin", "go")
+    port_dir = os.path.join(out_dir, t.port.name.replace("/", "-"))
+    os.makedirs(port_dir, exist_ok=True)
+    outputs, logs = [], []
+    try:
+        mains = main_packages(t, packages, cwd)
+    except GxcError as e:
+        return Built(t.port.name, [], e.message, False)
+    for pkg in mains:
+        output = os.path.join(port_dir, _binary_name(pkg) + t.port.binary_suffix)
+        proc = subprocess.run([go, "build", *t.flags, *extra, "-o", output, pkg], cwd=cwd, env=t.env,
+                              capture_output=True, text=True, check=False)
+        logs.append(proc.stderr)
+        if proc.returncode:
+            return Built(t.port.name, outputs, "".join(logs), False)
+        outputs.append(output)
+    return Built(t.port.name, outputs, "".join(logs), True)
+
+
+def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str, out_dir: str,
+              jobs: int | None = None) -> list[Built]:
+    jobs = jobs or min(len(ts), os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir), ts))
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def module_root(cwd: str) -> str:
+    from gxc.pins import parents
+
+    for directory in parents(cwd):
+        if os.path.isfile(os.path.join(directory, "go.mod")):
+            return directory
+    raise UsageError("--check-reproducible needs a Go module (no go.mod above here)", "run it inside a module")
+
+
+def rebuild_elsewhere(t: Target, packages: list[str], extra: list[str], cwd: str) -> dict[str, str]:
+    """Build again from a copy of the module in another directory, with a fresh cache and temp dir."""
+    root = module_root(cwd)
+    with tempfile.TemporaryDirectory(prefix="gxc-repro-") as tmp:
+        copy = os.path.join(tmp, "src", os.path.basename(root))
+        shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dist", ".git"))
+        env = dict(t.env, GOCACHE=os.path.join(tmp, "cache"), GOTMPDIR=tmp)
+        other = Target(t.port, env, t.flags)
+        built = build_one(other, packages, extra, os.path.join(copy, os.path.relpath(cwd, root)), os.path.join(tmp, "out"))
+        if not built.ok:
+            raise GxcError(f"port {t.port.name}: the second build failed: {built.log.strip()}", "see the log above")
+        return {os.path.basename(o): sha256_file(o) for o in built.outputs}
