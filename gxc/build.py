@@ -46,7 +46,8 @@ def exec_wrapper(toolchain: Resolved, port: Port) -> str:
     command = platforms.runner(port, toolchain.root)
     if command is None:
         names = ", ".join(c[0] for c in port.runner_candidates) or "none configured"
-        hint = f"apt-get install {port.runner_package}" if port.runner_package else "add [runner] candidates to the port"
+        hint = (f"apt-get install {port.runner_package}" if port.runner_package
+                else "add [runner] candidates to the port")
         raise GxcError(f"port {port.name}: no runner found on PATH ({names})", hint)
     directory = os.path.join(paths.work_dir(str(toolchain.version)), "exec", port.name.replace("/", "-"))
     os.makedirs(directory, exist_ok=True)
@@ -112,7 +113,8 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
     go = os.path.join(t.env["GOROOT"], "bin", "go")
     port_dir = os.path.join(out_dir, t.port.name.replace("/", "-"))
     os.makedirs(port_dir, exist_ok=True)
-    outputs, logs = [], []
+    outputs: list[str] = []
+    logs: list[str] = []
     try:
         mains = main_packages(t, packages, cwd)
     except GxcError as e:
@@ -160,7 +162,8 @@ def rebuild_elsewhere(t: Target, packages: list[str], extra: list[str], cwd: str
         shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dist", ".git"))
         env = dict(t.env, GOCACHE=os.path.join(tmp, "cache"), GOTMPDIR=tmp)
         other = Target(t.port, env, t.flags)
-        built = build_one(other, packages, extra, os.path.join(copy, os.path.relpath(cwd, root)), os.path.join(tmp, "out"))
+        where = os.path.join(copy, os.path.relpath(cwd, root))
+        built = build_one(other, packages, extra, where, os.path.join(tmp, "out"))
         if not built.ok:
             raise GxcError(f"port {t.port.name}: the second build failed: {built.log.strip()}", "see the log above")
         return {os.path.basename(o): sha256_file(o) for o in built.outputs}

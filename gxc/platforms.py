@@ -54,8 +54,8 @@ VARS: dict[str, VarRule] = {
     "GOARM": VarRule(("arm",), "1.1", ("5", "6", "7", "5,softfloat", "6,softfloat", "7,softfloat",
                                         "5,hardfloat", "6,hardfloat", "7,hardfloat")),
     "GOAMD64": VarRule(("amd64",), "1.18", ("v1", "v2", "v3", "v4")),
-    "GOARM64": VarRule(("arm64",), "1.23", tuple(f"v{m}.{n}" for m, top in ((8, 9), (9, 5)) for n in range(top + 1))
-                       + ("lse", "crypto"), allow_list=True),
+    "GOARM64": VarRule(("arm64",), "1.23", (*(f"v{m}.{n}" for m, top in ((8, 9), (9, 5)) for n in range(top + 1)),
+                                            "lse", "crypto"), allow_list=True),
     "GORISCV64": VarRule(("riscv64",), "1.23", ("rva20u64", "rva22u64", "rva23u64")),
     "GOMIPS": VarRule(("mips", "mipsle"), "1.10", ("hardfloat", "softfloat")),
     "GOMIPS64": VarRule(("mips64", "mips64le"), "1.11", ("hardfloat", "softfloat")),
@@ -117,10 +117,11 @@ def _check_value(origin: str, text: str, table: str, key: str, value: Any, expec
         if not isinstance(value, dict):
             raise _fail(origin, text, key, table, f"{where} must be a table")
         for sub, item in value.items():
+            inner = f"{table}.{key}".lstrip(".")
             if sub not in expected:
                 known = ", ".join(expected)
-                raise _fail(origin, text, sub, f"{table}.{key}".lstrip("."), f"unknown key {sub!r} in [{where}] (known: {known})")
-            _check_value(origin, text, f"{table}.{key}".lstrip("."), sub, item, expected[sub])
+                raise _fail(origin, text, sub, inner, f"unknown key {sub!r} in [{where}] (known: {known})")
+            _check_value(origin, text, inner, sub, item, expected[sub])
         return
     if not isinstance(value, expected):
         raise _fail(origin, text, key, table, f"{where} must be a {expected.__name__}")
@@ -154,6 +155,16 @@ def validate(raw: dict[str, Any], origin: str, text: str = "", table: str = "") 
             Version.parse(raw["min_go"])
         except GxcError:
             raise _fail(origin, text, "min_go", table, f"min_go {raw['min_go']!r} is not a Go version") from None
+
+
+def canonical_order(raw: dict[str, Any], schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
+    """The port's keys in schema order (tables last, as TOML needs), for `gxc platform show`."""
+    ordered = {k: raw[k] for k in schema if k in raw and not isinstance(raw[k], dict)}
+    for key in schema:
+        if isinstance(raw.get(key), dict):
+            inner = schema[key]
+            ordered[key] = canonical_order(raw[key], inner) if isinstance(inner, dict) else raw[key]
+    return ordered
 
 
 def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:

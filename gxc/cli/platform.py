@@ -70,10 +70,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     import tomlkit
 
     registry, _ = _context(args.toolchain)
+    from gxc.platforms import canonical_order
+
     port = registry.get(args.name)
-    doc = {k: v for k, v in port.raw.items() if k != "name"}
     print(f"# {port.name} from {port.origin}")
-    print(tomlkit.dumps({"name": port.name, **doc}), end="")
+    print(tomlkit.dumps(canonical_order(port.raw)), end="")
     return 0
 
 
