@@ -109,16 +109,19 @@ def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
     return mains
 
 
-def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str) -> Built:
+def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str,
+              mains: list[str] | None = None) -> Built:
+    """Build the main packages among `packages` for one port into out_dir/<port>/."""
     go = os.path.join(t.env["GOROOT"], "bin", "go")
     port_dir = os.path.join(out_dir, t.port.name.replace("/", "-"))
     os.makedirs(port_dir, exist_ok=True)
     outputs: list[str] = []
     logs: list[str] = []
-    try:
-        mains = main_packages(t, packages, cwd)
-    except GxcError as e:
-        return Built(t.port.name, [], e.message, False)
+    if mains is None:
+        try:
+            mains = main_packages(t, packages, cwd)
+        except GxcError as e:
+            return Built(t.port.name, [], e.message, False)
     for pkg in mains:
         output = os.path.join(port_dir, _binary_name(pkg) + t.port.binary_suffix)
         proc = subprocess.run([go, "build", *t.flags, *extra, "-o", output, pkg], cwd=cwd, env=t.env,
@@ -133,8 +136,9 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
 def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str, out_dir: str,
               jobs: int | None = None) -> list[Built]:
     jobs = jobs or min(len(ts), os.cpu_count() or 1)
+    mains = main_packages(ts[0], packages, cwd)  # once for all ports: main packages rarely depend on GOOS
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir), ts))
+        return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir, mains), ts))
 
 
 def sha256_file(path: str) -> str:

@@ -160,9 +160,8 @@ def validate(raw: dict[str, Any], origin: str, text: str = "", table: str = "") 
 def canonical_order(raw: dict[str, Any], schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
     """The port's keys in schema order (tables last, as TOML needs), for `gxc platform show`."""
     ordered = {k: raw[k] for k in schema if k in raw and not isinstance(raw[k], dict)}
-    for key in schema:
+    for key, inner in schema.items():
         if isinstance(raw.get(key), dict):
-            inner = schema[key]
             ordered[key] = canonical_order(raw[key], inner) if isinstance(inner, dict) else raw[key]
     return ordered
 

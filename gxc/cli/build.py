@@ -38,6 +38,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_test)
 
 
+def _display(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def _toolchain(args: argparse.Namespace) -> Any:
     from gxc import resolve
 
@@ -55,7 +60,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.ok]
     for r in results:
         for output in r.outputs:
-            print(f"{r.port}: {os.path.relpath(output)}")
+            print(f"{r.port}: {_display(output)}")
         if not r.ok:
             sys.stderr.write("".join(f"{r.port}: {line}\n" for line in r.log.strip().splitlines()))
     if failed:

@@ -1,0 +1,3 @@
+module example.com/sensorhub
+
+go 1.21
