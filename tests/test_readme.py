@@ -1,0 +1,67 @@
+"""The README stays honest: its usage commands are the demo's, and the demo runs end to end offline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_usage_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    usage = text.split("## Usage", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = []
+    for line in usage.strip().splitlines():
+        command = line.split("  #", 1)[0].strip()
+        if command.startswith('eval "$('):
+            command = command[len('eval "$('):-len(')"')]
+        commands.append(command)
+    return commands
+
+
+def test_every_usage_command_in_the_readme_is_run_by_the_demo() -> None:
+    demo = (ROOT / "scripts" / "demo-run").read_text()
+    commands = readme_usage_commands()
+    assert len(commands) >= 15
+    missing = [c for c in commands if c not in demo]
+    assert missing == []
+
+
+def test_readme_first_command_is_the_demo_and_second_is_ci_test_command() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Two commands on a fresh machine", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    first, second = (line.split("  #", 1)[0].strip() for line in block.strip().splitlines())
+    assert first == "scripts/demo"
+    assert (ROOT / "scripts" / "demo").read_text().rstrip().endswith("exec scripts/demo-run")
+    assert (ROOT / ".ci" / "run").read_text().rstrip().splitlines()[-1] == second
+
+
+@pytest.mark.slow
+@pytest.mark.emulator
+def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")),  # the built mirror
+        "TMPDIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "LANG": "C.UTF-8",
+    }
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "demo-run")], env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    for expected in ("go version go1.22.10 linux/amd64", "go version go1.21.13 linux/amd64",
+                     "hello from go1.21.13 on linux/riscv64 (args: from qemu)",
+                     "hello from go1.21.13 on wasip1/wasm (args: from node)",
+                     "riscv64-unknown-elf: dist/riscv64-unknown-elf/hello", "wasip1: dist/wasip1/hello.wasm",
+                     "go1.22.10 (pinned by " + str(ROOT / "toolchains.toml") + ")"):
+        assert expected in lines
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("gxc-demo.")] == []  # it cleans up after itself
