@@ -27,7 +27,7 @@ def readme_usage_commands() -> list[str]:
 def test_every_usage_command_in_the_readme_is_run_by_the_demo() -> None:
     demo = (ROOT / "scripts" / "demo-run").read_text()
     commands = readme_usage_commands()
-    assert len(commands) >= 15
+    assert len(commands) >= 14
     missing = [c for c in commands if c not in demo]
     assert missing == []
 
