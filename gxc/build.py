@@ -66,12 +66,13 @@ def exec_wrapper(toolchain: Resolved, port: Port) -> str:
     return directory
 
 
-def target(toolchain: Resolved, port: Port, reproducible: bool = False, with_runner: bool = False) -> Target:
-    problems = platforms.problems(port, toolchain.version, platforms.registry(toolchain).pairs, toolchain.root)
+def target(toolchain: Resolved, port: Port, reproducible: bool = False, with_runner: bool = False,
+           registry: platforms.Registry | None = None) -> Target:
+    registry = registry or platforms.registry(toolchain)
+    problems = platforms.problems(port, toolchain.version, registry.pairs, toolchain.root)
     if problems:
-        raise UsageError(f"port {port.name} cannot be built with go{toolchain.version}: {problems[0]}",
-                         problems[0].split("(apt-get", 1)[-1].rstrip(")").strip() if "apt-get" in problems[0]
-                         else "pick another toolchain with -T, or another port")
+        raise UsageError(f"port {port.name} cannot be built with go{toolchain.version}: {problems[0].message}",
+                         problems[0].fix)
     env = workdir.managed_env(str(toolchain.version), os.environ, toolchain.selection.project_table.get("env"))
     env.update(platforms.port_env(port, toolchain))
     if with_runner:
@@ -86,7 +87,7 @@ def targets(toolchain: Resolved, names: list[str], reproducible: bool = False,
     if not names:
         raise UsageError("no target ports given", "pass -t PORT, or pin targets with `gxc pin V -t PORT`")
     registry = platforms.registry(toolchain)
-    return [target(toolchain, registry.get(n), reproducible, with_runner) for n in dict.fromkeys(names)]
+    return [target(toolchain, registry.get(n), reproducible, with_runner, registry) for n in dict.fromkeys(names)]
 
 
 def _binary_name(import_path: str) -> str:

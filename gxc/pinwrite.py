@@ -60,6 +60,30 @@ def write_pin(path: str, spec: str, targets: list[str], locks: dict[str, str]) -
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
+    track(path)
+
+
+def tracked_path() -> str:
+    from gxc import paths
+
+    return os.path.join(paths.home(), "tracked-pins")
+
+
+def track(path: str) -> None:
+    """Remember pinned projects (as mise does), so `gxc prune` keeps what they use."""
+    known = tracked()
+    if path not in known:
+        os.makedirs(os.path.dirname(tracked_path()), exist_ok=True)
+        with open(tracked_path(), "a", encoding="utf-8") as f:
+            f.write(path + "\n")
+
+
+def tracked() -> list[str]:
+    try:
+        with open(tracked_path(), encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
 
 
 def lock_entries(spec: VersionSpec, hosts: list[str]) -> tuple[Version, dict[str, str]]:

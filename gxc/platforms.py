@@ -402,29 +402,42 @@ def runner(port: Port, goroot: str) -> list[str] | None:
     return None
 
 
-def _needs(what: str, package: str) -> str:
-    return f"{what} (apt-get install {package})" if package else what
+@dataclass(frozen=True)
+class Problem:
+    """Why a port is unusable here, and what fixes it."""
+
+    message: str
+    fix: str = "pick another toolchain with -T, or another port"
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.fix})" if self.fix.startswith("apt-get") else self.message
+
+
+def _needs(what: str, package: str, otherwise: str) -> Problem:
+    return Problem(what, f"apt-get install {package}" if package else otherwise)
 
 
 def problems(port: Port, version: Version, pairs: set[tuple[str, str]], goroot: str,
-             need_runner: bool = False) -> list[str]:
+             need_runner: bool = False) -> list[Problem]:
     """Why this toolchain cannot build (or, with need_runner, run) this port; empty when it can."""
     found = []
     if port.min_go and version < port.min_go:
-        found.append(f"needs go >= {port.min_go} (selected go{version})")
+        found.append(Problem(f"needs go >= {port.min_go} (selected go{version})"))
     if pairs and (port.goos, port.goarch) not in pairs:
-        found.append(f"{port.goos}/{port.goarch} is unknown to go{version}")
+        found.append(Problem(f"{port.goos}/{port.goarch} is unknown to go{version}"))
     for var, value in port.vars.items():
         rule = VARS[var]
         since = max((Version.parse(rule.since), *(Version.parse(s) for (v, val), s in VALUE_SINCE.items()
                                                    if v == var and val in value)))
         if version < since:
-            found.append(f"{var}={value} needs go >= {since} (selected go{version})")
+            found.append(Problem(f"{var}={value} needs go >= {since} (selected go{version})"))
         if port.goarch not in rule.goarch:
-            found.append(f"{var} applies to {'/'.join(rule.goarch)}, not {port.goarch}")
+            found.append(Problem(f"{var} applies to {'/'.join(rule.goarch)}, not {port.goarch}",
+                                 f"remove {var} from the port"))
     if port.cgo and port.cc and not shutil.which(port.cc):
-        found.append(_needs(f"C compiler {port.cc} not found", port.cc_package))
+        found.append(_needs(f"C compiler {port.cc} not found", port.cc_package, "install the C cross compiler"))
     if need_runner and runner(port, goroot) is None:
         names = ", ".join(c[0] for c in port.runner_candidates) or "none configured"
-        found.append(_needs(f"no runner found on PATH ({names})", port.runner_package))
+        found.append(_needs(f"no runner found on PATH ({names})", port.runner_package,
+                            "add [runner] candidates to the port"))
     return found

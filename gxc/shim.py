@@ -50,6 +50,8 @@ def route(argv: list[str]) -> int:
     except GxcError as e:
         hint = f" (hint: {e.hint})" if e.hint else ""
         return _fail(e.message + hint, e.exit_code)
+    except OSError as e:  # the toolchain vanished under us (a concurrent uninstall), or its work dir is unwritable
+        return _fail(f"cannot run {name}: {e.strerror or e}: {e.filename or ''}", 1)
     return 1  # execve does not return
 
 

@@ -60,17 +60,21 @@ def _write_launcher(shim_dir: str) -> None:
 
 def refresh() -> list[str]:
     """Make the shims directory hold exactly the shims the installed toolchains and ports need."""
+    from filelock import FileLock
+
     shim_dir = paths.shims_dir()
     os.makedirs(shim_dir, exist_ok=True)
-    _write_launcher(shim_dir)
-    wanted = wanted_names()
-    for name in os.listdir(shim_dir):
-        if name not in wanted and not name.startswith("."):
-            os.unlink(os.path.join(shim_dir, name))
-    for name in wanted:
-        link = os.path.join(shim_dir, name)
-        if not os.path.islink(link):
-            if os.path.lexists(link):
-                os.unlink(link)
-            os.symlink(LAUNCHER, link)
+    os.makedirs(paths.locks_dir(), exist_ok=True)
+    with FileLock(os.path.join(paths.locks_dir(), "shims.lock")):  # installs in parallel refresh too
+        _write_launcher(shim_dir)
+        wanted = wanted_names()
+        for name in os.listdir(shim_dir):
+            if name not in wanted and not name.startswith("."):
+                os.unlink(os.path.join(shim_dir, name))
+        for name in wanted:
+            link = os.path.join(shim_dir, name)
+            if not os.path.islink(link):
+                if os.path.lexists(link):
+                    os.unlink(link)
+                os.symlink(LAUNCHER, link)
     return sorted(wanted)

@@ -255,12 +255,14 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
 
 
 def uninstall(version: Version) -> None:
+    from gxc.errors import ToolchainNotInstalled
+
     name = str(version)
     if not is_installed(version):
-        from gxc.errors import ToolchainNotInstalled
-
         raise ToolchainNotInstalled(name)
     with version_lock(name):
+        if not is_installed(version):  # another process uninstalled it while we waited
+            raise ToolchainNotInstalled(name)
         os.makedirs(paths.staging_dir(), exist_ok=True)
         trash = tempfile.mkdtemp(prefix=f"go{name}-trash-", dir=paths.staging_dir())
         os.rename(paths.toolchain_dir(name), os.path.join(trash, "tree"))

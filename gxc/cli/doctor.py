@@ -1,4 +1,4 @@
-"""Verbs that check what is installed: verify."""
+"""Verbs that check and repair a setup: verify, doctor, reshim."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ def register(sub: Any) -> None:
     p.add_argument("versions", nargs="*", metavar="VERSION")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("doctor", help="check the setup; one line per problem with its fix")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("reshim", help="recreate the shims for installed toolchains and ports")
+    p.set_defaults(func=cmd_reshim)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -40,3 +47,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 for path in files:
                     print(f"  {kind:<8} {path}")
     return 1 if bad else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import os
+
+    from gxc import health
+
+    findings = health.diagnose(os.getcwd())
+    if args.json:
+        print_json({"ok": not findings, "problems": [
+            {"check": f.check, "message": f.message, "fix": f.fix} for f in findings]})
+    elif not findings:
+        print("gxc doctor: all good")
+    else:
+        for f in findings:
+            print(f"{f.check}: {f.message} (fix: {f.fix})")
+    return 1 if findings else 0
+
+
+def cmd_reshim(args: argparse.Namespace) -> int:
+    from gxc import paths, shims
+
+    names = shims.refresh()
+    print(f"{len(names)} shims in {paths.shims_dir()}")
+    return 0

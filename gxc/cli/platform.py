@@ -51,9 +51,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in registry.names(include_pairs=args.all):
         port = registry.get(name)
         problems = (platforms.problems(port, toolchain.version, registry.pairs, toolchain.root, need_runner=True)
-                    if toolchain else ["no toolchain selected"])
+                    if toolchain else [platforms.Problem("no toolchain selected", "gxc use VERSION")])
         rows.append({"name": name, "goos": port.goos, "goarch": port.goarch, "usable": not problems,
-                     "problems": problems, "origin": port.origin, "aliases": list(port.aliases)})
+                     "problems": [str(p) for p in problems], "origin": port.origin, "aliases": list(port.aliases)})
     if args.json:
         print_json({"toolchain": str(toolchain.version) if toolchain else None, "ports": rows})
         return 0

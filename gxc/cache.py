@@ -1,0 +1,125 @@
+"""The download cache and leftovers: list them, clean them, and prune unused toolchains.
+
+Cleaning takes each version's lock without waiting, so an install running in another process keeps
+its staging directory and partial download.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from gxc import paths, settings, store
+from gxc.versions import Version, VersionSpec
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "archive", "partial", "index", "staging"
+    path: str
+    size: int
+    version: str  # the version an archive belongs to, from the receipts, or ""
+
+
+def _size(path: str) -> int:
+    if os.path.isdir(path) and not os.path.islink(path):
+        return sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(path) for f in fs)
+    return os.lstat(path).st_size
+
+
+def _versions_by_sha() -> dict[str, str]:
+    found = {}
+    for version in store.installed_versions():
+        receipt = store.read_receipt(version)
+        if receipt:
+            found[str(receipt.get("sha256"))] = str(version)
+    return found
+
+
+def entries() -> list[Entry]:
+    by_sha = _versions_by_sha()
+    found = []
+    downloads = paths.downloads_dir()
+    for name in sorted(os.listdir(downloads)) if os.path.isdir(downloads) else []:
+        path = os.path.join(downloads, name)
+        sha = name.removesuffix(".partial")
+        kind = "partial" if name.endswith(".partial") else "archive"
+        found.append(Entry(kind, path, _size(path), by_sha.get(sha, "")))
+    for name in ("index.json", "index.meta.json"):
+        path = os.path.join(paths.cache_dir(), name)
+        if os.path.exists(path):
+            found.append(Entry("index", path, _size(path), ""))
+    staging = paths.staging_dir()
+    for name in sorted(os.listdir(staging)) if os.path.isdir(staging) else []:
+        path = os.path.join(staging, name)
+        found.append(Entry("staging", path, _size(path), name.split("-", 1)[0].removeprefix("go")))
+    return found
+
+
+def _lock_free(version: str) -> bool:
+    from filelock import Timeout
+
+    lock = store.version_lock(version)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    lock.release()
+    return True
+
+
+def clean() -> list[Entry]:
+    """Remove cached archives, the index, and leftovers of runs that are not running now."""
+    removed = []
+    for entry in entries():
+        if entry.kind in ("staging", "partial") and entry.version and not _lock_free(entry.version):
+            continue
+        if entry.kind == "partial" and not entry.version and not _partial_is_idle(entry.path):
+            continue
+        if os.path.isdir(entry.path) and not os.path.islink(entry.path):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
+        removed.append(entry)
+    return removed
+
+
+def _partial_is_idle(path: str) -> bool:
+    import time
+
+    return time.time() - os.lstat(path).st_mtime > 60  # a live download writes every few milliseconds
+
+
+def kept_versions(keep: list[str], cwd: str) -> dict[Version, str]:
+    """Installed versions something still asks for, with the reason."""
+    from gxc import pins, pinwrite, resolve
+    from gxc.errors import GxcError
+
+    installed = store.installed_versions()
+    reasons: dict[Version, str] = {}
+
+    def mark(spec_text: str, why: str) -> None:
+        best = VersionSpec.parse(spec_text).best(installed)
+        if best is not None:
+            reasons.setdefault(best, why)
+
+    default = settings.read_default()
+    if default:
+        mark(default, "default")
+    for spec in keep:
+        mark(spec, "--keep")
+    for path in [*pinwrite.tracked(), os.path.join(cwd, pins.PROJECT_FILE)]:
+        if os.path.isfile(path):
+            try:
+                info = pins.read_project(path)
+            except GxcError:
+                continue
+            if info.pin is not None:
+                mark(str(info.pin), f"pinned by {path}")
+    try:
+        here = resolve.resolve(resolve.select(cwd))
+        reasons.setdefault(here.version, here.reason)
+    except GxcError:
+        pass
+    return reasons

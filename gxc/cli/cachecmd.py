@@ -1,0 +1,72 @@
+"""Verbs that reclaim disk: cache list|clean, prune."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from gxc.cli.output import print_json
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("cache", help="cached archives, the index cache and leftovers of interrupted runs")
+    verbs = p.add_subparsers(dest="cache_verb", metavar="VERB", required=True)
+    q = verbs.add_parser("list", help="show what is cached")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_list)
+    q = verbs.add_parser("clean", help="remove cached archives, the index and leftovers")
+    q.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("prune", help="remove toolchains that no pin, default or --keep mentions")
+    p.add_argument("--keep", action="append", default=[], metavar="SPEC")
+    p.add_argument("--yes", action="store_true", help="remove them (the default is a dry run)")
+    p.set_defaults(func=cmd_prune)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024**2:.1f} MiB"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from gxc import cache
+
+    found = cache.entries()
+    if args.json:
+        print_json([{"kind": e.kind, "path": e.path, "size": e.size, "version": e.version} for e in found])
+        return 0
+    for e in found:
+        label = f" (go{e.version})" if e.version else ""
+        print(f"{e.kind:<8} {_mib(e.size):>10}  {e.path}{label}")
+    print(f"total {_mib(sum(e.size for e in found))}")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from gxc import cache
+
+    removed = cache.clean()
+    print(f"removed {len(removed)} item(s), {_mib(sum(e.size for e in removed))}")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from gxc import cache, settings, shims, store
+
+    kept = cache.kept_versions(args.keep, os.getcwd())
+    doomed = [v for v in store.installed_versions() if v not in kept]
+    for version, why in sorted(kept.items()):
+        print(f"keep   go{version} ({why})")
+    for version in doomed:
+        if args.yes:
+            store.uninstall(version)
+            if settings.read_default() == str(version):
+                settings.write_default(None)
+            print(f"remove go{version}: removed")
+        else:
+            print(f"remove go{version}")
+    if doomed and not args.yes:
+        print("dry run: pass --yes to remove")
+    if args.yes:
+        shims.refresh()
+    return 0

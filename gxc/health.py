@@ -1,0 +1,133 @@
+"""`gxc doctor`: checks of a setup, each with one line saying what is wrong and how to fix it.
+
+Checks never raise for what they find; a `Finding` carries the check's name, the message and the
+fix. An empty list means all is well.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from gxc import paths, resolve, store
+from gxc.errors import GxcError
+from gxc.versions import Version
+
+STALE_SECONDS = 3600  # an install takes seconds; an hour-old staging dir belongs to a dead process
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    message: str
+    fix: str
+
+
+def check_path() -> list[Finding]:
+    shims = paths.shims_dir()
+    entries = [os.path.abspath(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    if not os.path.isdir(shims) or not os.path.exists(os.path.join(shims, "go")):
+        return [Finding("shims", f"the shims in {shims} are missing", "run `gxc reshim` (or install a toolchain)")]
+    if shims not in entries:
+        return [Finding("path", f"{shims} is not on PATH, so `go` is not routed by gxc",
+                        "add `eval \"$(gxc init bash)\"` to your shell's rc file")]
+    for entry in entries[: entries.index(shims)]:
+        candidate = os.path.join(entry, "go")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return [Finding("path", f"{candidate} comes before the gxc shims on PATH and shadows them",
+                            f"put {shims} first on PATH (`eval \"$(gxc init bash)\"` last in your rc file)")]
+    return []
+
+
+def check_environment() -> list[Finding]:
+    found = []
+    if os.environ.get("GOROOT") and not os.environ.get("GXC_ACTIVE_TOOLCHAIN"):
+        found.append(Finding("env", f"GOROOT is exported ({os.environ['GOROOT']}); "
+                                    "it overrides the GOROOT gxc gives each toolchain",
+                             "remove `export GOROOT=...` from your shell setup"))
+    if os.environ.get("GOTOOLCHAIN") and not os.environ.get("GXC_ACTIVE_TOOLCHAIN"):
+        found.append(Finding("env", f"GOTOOLCHAIN is exported ({os.environ['GOTOOLCHAIN']}); gxc sets it to local",
+                             "remove `export GOTOOLCHAIN=...`; pin versions with `gxc pin` instead"))
+    return found
+
+
+def _lock_finding(selection: resolve.Selection, version: str) -> list[Finding]:
+    locks = selection.project_table.get("lock", {})
+    receipt = store.read_receipt(Version.parse(version)) if locks else None
+    if not receipt:
+        return []
+    locked = locks.get(receipt.get("filename", ""))
+    if locked and locked != receipt.get("sha256"):
+        where = selection.project.path if selection.project else "toolchains.toml"
+        return [Finding("lock", f"go{version} was installed from an archive with sha256 {receipt.get('sha256')}, "
+                                f"but {where} locks {locked}",
+                        f"run `gxc install --force {version}` to reinstall the locked archive")]
+    return []
+
+
+def check_project(cwd: str) -> list[Finding]:
+    try:
+        selection = resolve.select(cwd)
+    except GxcError as e:
+        return [Finding("pin", e.message, e.hint)]
+    if selection.spec is None and selection.minimum is None:
+        return []
+    try:
+        toolchain = resolve.resolve(selection)
+    except GxcError as e:
+        return [Finding("pin", e.message, e.hint)]
+    found = _lock_finding(selection, str(toolchain.version))
+    targets = selection.project_table.get("toolchain", {}).get("targets", [])
+    if targets:
+        from gxc import platforms
+
+        registry = platforms.registry(toolchain)
+        for name in targets:
+            try:
+                port = registry.get(name)
+            except GxcError as e:
+                found.append(Finding("port", e.message, e.hint))
+                continue
+            found += [Finding("port", f"pinned port {name}: {problem.message}", problem.fix)
+                      for problem in platforms.problems(port, toolchain.version, registry.pairs, toolchain.root,
+                                                        need_runner=True)]
+    return found
+
+
+def check_leftovers(now: float | None = None) -> list[Finding]:
+    now = now or time.time()
+    stale = []
+    for directory, suffix in ((paths.staging_dir(), ""), (paths.downloads_dir(), ".partial")):
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if name.endswith(suffix) and now - os.lstat(path).st_mtime > STALE_SECONDS:
+                stale.append(path)
+    if not stale:
+        return []
+    return [Finding("leftovers", f"{len(stale)} stale staging dir(s) or partial download(s) from interrupted runs "
+                                 f"({stale[0]}{', ...' if len(stale) > 1 else ''})",
+                    "run `gxc cache clean`")]
+
+
+def check_toolchains() -> list[Finding]:
+    found = []
+    for version in store.installed_versions():
+        try:
+            drift = store.verify(version)
+        except GxcError as e:
+            found.append(Finding("verify", e.message, e.hint))
+            continue
+        if not drift.clean:
+            count = len(drift.modified) + len(drift.added) + len(drift.removed)
+            found.append(Finding("verify", f"go{version} has drifted from its archive ({count} file(s) changed)",
+                                 f"run `gxc install --repair {version}`"))
+    return found
+
+
+def diagnose(cwd: str) -> list[Finding]:
+    return [*check_path(), *check_environment(), *check_project(cwd), *check_leftovers(), *check_toolchains()]
