@@ -99,6 +99,9 @@ def fetch(url: str, partial: str, size: int, sink: Sink, progress: Progress | No
         transfer = _Transfer(url, fd, offset, size, hasher, sink, progress)
         if offset < size:
             http.with_retries(url, transfer.attempt, on_retry)
+    except http.RangeNotSatisfiable:
+        os.unlink(partial)  # what we hold cannot be completed from this server: start afresh next time
+        raise
     finally:
         os.close(fd)
     return hasher.hexdigest()

@@ -33,6 +33,15 @@ class Transient(Exception):
         self.wait = wait
 
 
+class RangeNotSatisfiable(GxcError):
+    """The server has no bytes past `offset`: its file is shorter than the one we expect."""
+
+    def __init__(self, url: str, offset: int) -> None:
+        super().__init__(f"{url} ends at byte {offset}, before the size the release index lists",
+                         "the mirror serves another file than the index names; check GXC_MIRROR")
+        self.offset = offset
+
+
 def timeouts() -> tuple[float, float]:
     """(connect, read) seconds; GXC_HTTP_TIMEOUT sets the read timeout (tests use a short one)."""
     read = float(os.environ.get("GXC_HTTP_TIMEOUT", "30"))
@@ -105,6 +114,6 @@ def stream(url: str, offset: int) -> tuple[requests.Response, Iterator[bytes]]:
     response = session().get(url, headers=headers, stream=True, timeout=timeouts())
     if response.status_code == 416:
         response.close()
-        raise GxcError(f"{url}: the server refused to resume at byte {offset}", "retry; the partial file was reset")
+        raise RangeNotSatisfiable(url, offset)
     check_response(url, response)
     return response, response.iter_content(CHUNK_BYTES)

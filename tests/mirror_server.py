@@ -73,9 +73,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def _record(self, name: str, status: int, sent: int) -> None:
+    def _record(self, name: str, status: int, sent: int) -> Request:
+        request = Request(name, self.headers.get("Range"), status, sent)
         with self.server.state.lock:
-            self.server.state.log.append(Request(name, self.headers.get("Range"), status, sent))
+            self.server.state.log.append(request)
+        return request
 
     def _send_plain(self, name: str, status: int, headers: dict[str, str] | None = None) -> None:
         body = f"status {status}\n".encode()
@@ -127,12 +129,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
         limit = fault.after if fault and fault.kind in ("drop_after", "stall") else length
-        sent = 0
+        record = self._record(name, status, 0)  # logged before sending, so a stalled request shows up at once
         try:
-            while sent < min(limit, length):
-                step = min(65536, min(limit, length) - sent)
-                self.wfile.write(body[sent:sent + step])
-                sent += step
+            while record.sent < min(limit, length):
+                step = min(65536, min(limit, length) - record.sent)
+                self.wfile.write(body[record.sent:record.sent + step])
+                record.sent += step
             if fault and fault.kind == "stall":
                 self.wfile.flush()
                 time.sleep(fault.seconds)
@@ -141,7 +143,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._record(name, status, sent)
 
 
 class _Server(ThreadingHTTPServer):

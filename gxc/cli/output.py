@@ -29,5 +29,6 @@ class TerminalReporter:
         return bar
 
     def note(self, message: str) -> None:
-        if not self.quiet:
+        """Progress chatter (retries): on a terminal only, so a failure stays one line in logs."""
+        if not self.quiet and sys.stderr.isatty():
             print(f"gxc: {message}", file=sys.stderr)
