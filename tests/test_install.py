@@ -239,3 +239,40 @@ def test_disk_full_fails_cleanly_and_keeps_earlier_installs(gxc_env: dict[str, s
     assert listed(gxc_env) == [OLD]
     assert list((Path(gxc_env["GXC_HOME"]) / "staging").iterdir()) == []
     assert gxc(gxc_env, "verify", OLD).returncode == 0
+
+
+def test_windows_zip_archives_install_through_the_same_safe_extractor(gxc_env: dict[str, str],
+                                                                     mirror: MirrorServer) -> None:
+    from tests.helpers import zip_bytes
+
+    data = zip_bytes({"go/VERSION": (b"go1.99.0", 0o644), "go/bin/go.exe": (b"MZ fake", 0o755)})
+    real = json.loads(mirror.state.body("index.json") or b"[]")
+    name = "go1.99.0.windows-amd64.zip"
+    mirror.state.overrides[name] = data
+    mirror.state.overrides["index.json"] = json.dumps([{"version": "go1.99.0", "stable": True, "files": [{
+        "filename": name, "os": "windows", "arch": "amd64", "version": "go1.99.0",
+        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": "archive"}]}, *real]).encode()
+    env = dict(gxc_env, GXC_HOST="windows/amd64")
+    assert gxc(env, "install", "1.99.0").stdout == f"go1.99.0 installed in {toolchain(gxc_env, '1.99.0')}\n"
+    assert (toolchain(gxc_env, "1.99.0") / "bin" / "go.exe").read_bytes() == b"MZ fake"
+    assert gxc(env, "verify", "1.99.0").stdout == "go1.99.0: ok\n"
+    hostile = zip_bytes({"go/../../escape": (b"x", 0o644)})
+    mirror.state.overrides[name] = hostile
+    gxc(env, "uninstall", "1.99.0")
+    os.unlink(Path(gxc_env["GXC_HOME"]) / "cache" / "downloads" / hashlib.sha256(data).hexdigest())
+    mirror.state.overrides["index.json"] = mirror.state.overrides["index.json"].replace(
+        hashlib.sha256(data).hexdigest().encode(), hashlib.sha256(hostile).hexdigest().encode()).replace(
+        f'"size": {len(data)}'.encode(), f'"size": {len(hostile)}'.encode())
+    os.unlink(Path(gxc_env["GXC_HOME"]) / "cache" / "index.meta.json")
+    proc = gxc(env, "install", "1.99.0", check=False)
+    assert (proc.returncode, proc.stderr) == (1, "gxc: error: refusing archive member 'go/../../escape': path contains "
+                                                 "'..' (hint: the archive is malformed or hostile; nothing was installed)\n")
+
+
+def test_unwritable_home_is_one_clear_line(gxc_env: dict[str, str]) -> None:
+    env = dict(gxc_env, GXC_HOME="/dev/null/gxc")
+    proc = gxc(env, "install", OLD, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("gxc: error: ")
+    assert "Not a directory" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1

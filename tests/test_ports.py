@@ -279,3 +279,25 @@ def test_missing_emulator_names_the_debian_package(installed_home: dict[str, str
     gnu = next(p for p in listing if p["name"] == "riscv64-linux-gnu")
     assert gnu["problems"] == ["C compiler riscv64-linux-gnu-gcc not found (apt-get install gcc-riscv64-linux-gnu)",
                                "no runner found on PATH (qemu-riscv64) (apt-get install qemu-user)"]
+
+
+def test_exec_and_env_take_a_port(installed_home: dict[str, str], tmp_path: Path) -> None:
+    proc = gxc(installed_home, "exec", "-T", NEW, "-t", "armv7-linux", "--", "go", "env", "GOOS", "GOARCH", "GOARM",
+               cwd=tmp_path)
+    assert proc.stdout == "linux\narm\n7\n"
+    env = json.loads(gxc(installed_home, "env", "-T", NEW, "-t", "wasm", "--shell", "json", cwd=tmp_path).stdout)
+    assert {k: env[k] for k in ("GOOS", "GOARCH", "CGO_ENABLED", "GOTOOLCHAIN")} == {
+        "GOOS": "js", "GOARCH": "wasm", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
+
+
+def test_platform_list_says_why_a_port_is_unusable(installed_home: dict[str, str], tmp_path: Path) -> None:
+    app = hello_project(tmp_path / "app")
+    with (app / "toolchains.toml").open("a") as f:
+        f.write('\n[platforms.rv32]\ngoos = "linux"\ngoarch = "riscv32"\n'
+                '\n[platforms.new-rv]\ninherits = ["riscv64-unknown-elf"]\nmin_go = "1.24"\n')
+    ports = {p["name"]: p for p in json.loads(gxc(installed_home, "platform", "list", "--json", cwd=app).stdout)["ports"]}
+    assert ports["rv32"]["problems"] == [f"linux/riscv32 is unknown to go{NEW}", "no runner found on PATH (none configured)"]
+    assert ports["new-rv"]["problems"] == [f"needs go >= 1.24 (selected go{NEW})"]
+    assert ports["riscv64-unknown-elf"]["usable"] is True
+    pairs = json.loads(gxc(installed_home, "platform", "list", "--all", "--json", cwd=app).stdout)["ports"]
+    assert {"linux/riscv64", "linux-riscv64", "wasip1/wasm", "windows/arm64"} <= {p["name"] for p in pairs}
