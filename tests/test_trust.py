@@ -234,18 +234,21 @@ def _tar_header(name: str, size: int, kind: bytes = b"0") -> bytes:
     return bytes(header)
 
 
+def assert_stopped_with_nothing_left(env: dict[str, str], limit: str) -> None:
+    proc = gxc(env, "install", "1.99.0", check=False)
+    assert (proc.returncode, proc.stderr) == (1, f"gxc: error: archive exceeds the {limit} (hint: raise [limits] in "
+                                                 "config.toml if this archive is genuine; nothing was installed)\n")
+    assert listed(env) == []
+    assert list((Path(env["GXC_HOME"]) / "staging").iterdir()) == []
+    assert not (Path(env["GXC_HOME"]) / "toolchains" / "go1.99.0").exists()
+
+
 def test_gzip_bomb_is_stopped_by_the_size_limit(gxc_env: dict[str, str], mirror: MirrorServer) -> None:
     stream = zlib.compressobj(9, zlib.DEFLATED, 31)
     bomb = stream.compress(_tar_header("go/bin/zeros", 10 * 1024**3)) + stream.compress(bytes(64 << 20)) + stream.flush()
     assert len(bomb) < 200_000
     serve_extra_release(mirror, "1.99.0", bomb)
-    proc = gxc(gxc_env, "install", "1.99.0", check=False)
-    assert (proc.returncode, proc.stderr) == (1, "gxc: error: archive exceeds the uncompressed size limit (4294967296) "
-                                                 "(hint: raise [limits] in config.toml if this archive is genuine; "
-                                                 "nothing was installed)\n")
-    home = Path(gxc_env["GXC_HOME"])
-    assert listed(gxc_env) == []
-    assert list((home / "staging").iterdir()) == []
+    assert_stopped_with_nothing_left(gxc_env, "uncompressed size limit (4294967296)")
 
 
 def test_million_member_archive_is_stopped_by_the_member_limit(gxc_env: dict[str, str], mirror: MirrorServer) -> None:
@@ -258,13 +261,7 @@ def test_million_member_archive_is_stopped_by_the_member_limit(gxc_env: dict[str
     config = Path(gxc_env["GXC_HOME"]) / "config" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text("[limits]\nmax_members = 20000\n")
-    proc = gxc(gxc_env, "install", "1.99.0", check=False)
-    assert (proc.returncode, proc.stderr) == (1, "gxc: error: archive exceeds the member count limit (20000) "
-                                                 "(hint: raise [limits] in config.toml if this archive is genuine; "
-                                                 "nothing was installed)\n")
-    home = Path(gxc_env["GXC_HOME"])
-    assert listed(gxc_env) == []
-    assert list((home / "staging").iterdir()) == []
+    assert_stopped_with_nothing_left(gxc_env, "member count limit (20000)")
 
 
 def test_index_with_a_file_listed_twice_with_different_hashes_is_refused() -> None:
