@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from gxc.cli.output import print_json
@@ -69,7 +68,3 @@ def cmd_current(args: argparse.Namespace) -> int:
     else:
         print(toolchain.describe())
     return 0
-
-
-def warn(message: str) -> None:
-    print(f"gxc: {message}", file=sys.stderr)
