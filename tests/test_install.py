@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import pty
 import resource
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -276,3 +281,33 @@ def test_unwritable_home_is_one_clear_line(gxc_env: dict[str, str]) -> None:
     assert proc.stderr.startswith("gxc: error: ")
     assert "Not a directory" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_progress_bar_shows_on_a_terminal_only(gxc_env: dict[str, str]) -> None:
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing on 0x0
+    child = subprocess.Popen([sys.executable, "-m", "gxc", "install", OLD], env=gxc_env, stdout=subprocess.PIPE,
+                             stderr=secondary, text=True)
+    os.close(secondary)
+    shown = b""
+    while True:  # drain the terminal while the install runs, or tqdm blocks on a full pty
+        ready, _, _ = select.select([primary], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif child.poll() is not None:
+            break
+    os.close(primary)
+    out, _ = child.communicate()
+    proc = subprocess.CompletedProcess(child.args, child.returncode, out, "")
+    assert proc.stdout == f"go{OLD} installed in {toolchain(gxc_env, OLD)}\n"
+    assert shown.startswith(f"\rgo{OLD}:   0%|".encode())
+    assert b"/61.3M [" in shown and b"B/s]" in shown
+    gxc(gxc_env, "uninstall", OLD)
+    quiet = gxc(gxc_env, "install", OLD)  # not a terminal: no bar
+    assert quiet.stderr == ""

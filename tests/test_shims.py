@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -254,7 +255,10 @@ def test_exec_env_and_which_use_the_managed_environment(installed_home: dict[str
 
 def test_init_puts_shims_first_on_path(installed_home: dict[str, str], tmp_path: Path) -> None:
     home = installed_home["GXC_HOME"]
-    assert gxc(installed_home, "init", "bash").stdout == f"export GXC_HOME='{home}';\nexport PATH='{home}/shims'\":$PATH\";\n"
+    verbs = ("build cache current doctor env exec init install list list-remote pin platform prune reshim run test "
+             "uninstall use verify which")
+    assert gxc(installed_home, "init", "bash").stdout == (
+        f"export GXC_HOME='{home}';\nexport PATH='{home}/shims'\":$PATH\";\ncomplete -W '{verbs}' gxc;\n")
     script = f'eval "$({sys.executable} -m gxc init bash)"; command -v go; go version'
     proc = subprocess.run(["bash", "-c", script], env=installed_home, cwd=tmp_path, capture_output=True, text=True, check=True)
     assert proc.stdout == f"{home}/shims/go\ngo version go{OLD} linux/amd64\n"
@@ -294,3 +298,24 @@ def test_shim_imports_only_light_modules(installed_home: dict[str, str], tmp_pat
                           cwd=app, env=installed_home, capture_output=True, text=True, check=True)
     assert proc.stdout == ("['gxc', 'gxc.errors', 'gxc.fasttoml', 'gxc.paths', 'gxc.pins', 'gxc.resolve', "
                            "'gxc.settings', 'gxc.shim', 'gxc.versions', 'gxc.workdir']\n")
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_init_and_activate_work_in_zsh_and_fish(installed_home: dict[str, str], tmp_path: Path, shell: str) -> None:
+    if not shutil.which(shell):
+        pytest.fail(f"{shell} is missing: scripts/install-system-deps installs it")
+    home = installed_home["GXC_HOME"]
+    a = project(tmp_path / "a", **{".go-version": f"{NEW}\n"})
+    b = project(tmp_path / "b", **{".go-version": f"{NEWEST}\n"})
+    gxc_cmd = f"{sys.executable} -m gxc"
+    if shell == "zsh":
+        shims = f'eval "$({gxc_cmd} init zsh)"; command -v go'
+        activate = (f'eval "$({gxc_cmd} init zsh --activate)"; cd {a}; _gxc_hook; command -v go; '
+                    f'cd {b}; _gxc_hook; go version')
+    else:
+        shims = f"{gxc_cmd} init fish | source; command -v go"
+        activate = f"{gxc_cmd} init fish --activate | source; cd {a}; command -v go; cd {b}; go version"
+    run = [subprocess.run([shell, "-c", script], env=installed_home, cwd=tmp_path, capture_output=True, text=True,
+                          check=True).stdout for script in (shims, activate)]
+    assert run == [f"{home}/shims/go\n",
+                   f"{home}/toolchains/go{NEW}/bin/go\ngo version go{NEWEST} linux/amd64\n"]

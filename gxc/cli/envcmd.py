@@ -155,6 +155,18 @@ _GXC_STAMP="${{TMPDIR:-/tmp}}/gxc-activate.$$"
 """
 
 
+def _completion(shell: str) -> str:
+    """Verb completion, where it costs one line: bash and fish."""
+    from gxc.cli import build_parser
+
+    verbs = " ".join(sorted(next(a for a in build_parser()._actions if a.dest == "verb").choices or []))
+    if shell == "bash":
+        return f"complete -W {_quote(verbs)} gxc;"
+    if shell == "fish":
+        return f"complete -c gxc -f -n __fish_use_subcommand -a {_quote(verbs)};"
+    return ""
+
+
 def _gxc_command() -> str:
     return f"{_quote(sys.executable)} -m gxc"
 
@@ -170,7 +182,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not args.activate:
         path_line = (f"fish_add_path --prepend --global {_quote(shims)};" if args.shell == "fish"
                      else f'export PATH={_quote(shims)}":$PATH";')
-        print("\n".join(filter(None, [home_line, path_line])))
+        print("\n".join(filter(None, [home_line, path_line, _completion(args.shell)])))
         return 0
     if args.shell == "fish":
         print("\n".join(filter(None, [
