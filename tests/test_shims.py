@@ -319,3 +319,14 @@ def test_init_and_activate_work_in_zsh_and_fish(installed_home: dict[str, str], 
                           check=True).stdout for script in (shims, activate)]
     assert run == [f"{home}/shims/go\n",
                    f"{home}/toolchains/go{NEW}/bin/go\ngo version go{NEWEST} linux/amd64\n"]
+
+
+def test_gofmt_shim_runs_the_pinned_toolchains_gofmt(installed_home: dict[str, str], tmp_path: Path) -> None:
+    app = project(tmp_path / "app", **{"toolchains.toml": f'[toolchain]\ngo = "{NEW}"\n',
+                                      "messy.go": "package main\nfunc  main( ) {}\n"})
+    env = shim_env(installed_home)
+    proc = subprocess.run(["gofmt", "-d", "messy.go"], cwd=app, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert "+func main() {}" in proc.stdout
+    which = gxc(installed_home, "which", "gofmt", cwd=app)
+    assert which.stdout == f"{installed_home['GXC_HOME']}/toolchains/go{NEW}/bin/gofmt\n"
