@@ -7,9 +7,11 @@ import os
 import sys
 from typing import Any
 
+from gxc.cli.output import add_toolchain_option
+
 
 def _common(p: argparse.ArgumentParser, many_targets: bool = True) -> None:
-    p.add_argument("-T", "--toolchain", metavar="V", help="toolchain to use instead of the pinned one")
+    add_toolchain_option(p)
     if many_targets:
         p.add_argument("-t", "--target", action="append", default=[], metavar="PORT")
     else:

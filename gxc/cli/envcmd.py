@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from gxc.cli.output import add_toolchain_option
 from gxc.resolve import Resolved
 
 SHELLS = ("bash", "zsh", "fish")
@@ -15,20 +16,20 @@ SHELLS = ("bash", "zsh", "fish")
 
 def register(sub: Any) -> None:
     p = sub.add_parser("exec", help="run a command with the selected toolchain's environment")
-    p.add_argument("-T", "--toolchain", metavar="V")
+    add_toolchain_option(p)
     p.add_argument("-t", "--target", metavar="PORT", help="add this port's environment")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...")
     p.set_defaults(func=cmd_exec)
 
     p = sub.add_parser("env", help="print the managed environment (for eval and CI)")
-    p.add_argument("-T", "--toolchain", metavar="V")
+    add_toolchain_option(p)
     p.add_argument("-t", "--target", metavar="PORT")
     p.add_argument("--shell", choices=(*SHELLS, "json"), default="bash")
     p.set_defaults(func=cmd_env)
 
     p = sub.add_parser("which", help="absolute path of a toolchain program (go, gofmt, compile, link, asm...)")
     p.add_argument("program")
-    p.add_argument("-T", "--toolchain", metavar="V")
+    add_toolchain_option(p)
     p.set_defaults(func=cmd_which)
 
     p = sub.add_parser("init", help="shell code that puts the shims on PATH")

@@ -7,7 +7,7 @@ import os
 import shutil
 from typing import Any
 
-from gxc.cli.output import print_json
+from gxc.cli.output import add_toolchain_option, print_json
 
 
 def register(sub: Any) -> None:
@@ -16,11 +16,11 @@ def register(sub: Any) -> None:
     q = verbs.add_parser("list", help="every port, and whether the selected toolchain can use it")
     q.add_argument("--all", action="store_true", help="also every GOOS/GOARCH pair of the toolchain")
     q.add_argument("--json", action="store_true")
-    q.add_argument("-T", "--toolchain", metavar="V")
+    add_toolchain_option(q)
     q.set_defaults(func=cmd_list)
     q = verbs.add_parser("show", help="a port, merged with what it inherits")
     q.add_argument("name")
-    q.add_argument("-T", "--toolchain", metavar="V")
+    add_toolchain_option(q)
     q.set_defaults(func=cmd_show)
     q = verbs.add_parser("add", help="validate a port file and register it for this user")
     q.add_argument("file")

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from gxc.cli.output import print_json
+from gxc.cli.output import add_toolchain_option, print_json
 
 
 def register(sub: Any) -> None:
@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_use)
 
     p = sub.add_parser("current", help="the toolchain selected here, and why")
-    p.add_argument("-T", "--toolchain", metavar="V")
+    add_toolchain_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_current)
 
