@@ -96,6 +96,8 @@ def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
     dst = tmp_path / "gxc"
     subprocess.run(["cp", "-al", installed_home["GXC_HOME"], str(dst)], check=True)
     shutil.rmtree(dst / "work")
+    # Files gxc appends to must not stay hardlinked to the shared home (and its record of other tests' pins).
+    (dst / "tracked-pins").unlink(missing_ok=True)
     env["GXC_HOME"] = str(dst)
     env["HOME"] = str(tmp_path / "user")
     Path(env["HOME"]).mkdir()
