@@ -29,8 +29,11 @@ def cli(*args: str) -> None:
 
 def shim(version: str) -> None:
     env = dict(os.environ, GXC_TOOLCHAIN=version)
-    proc = subprocess.run([os.path.join(os.environ["GXC_HOME"], "shims", "go"), "version"], env=env,
-                          capture_output=True, text=True, check=False, timeout=60)
+    try:
+        proc = subprocess.run([os.path.join(os.environ["GXC_HOME"], "shims", "go"), "version"], env=env,
+                              capture_output=True, text=True, check=False, timeout=60)
+    except FileNotFoundError:  # the last toolchain was just uninstalled, taking the shim with it
+        return
     if "Traceback" in proc.stderr:
         raise AssertionError(f"shim traceback:\n{proc.stderr}")
 
