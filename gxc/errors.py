@@ -84,7 +84,7 @@ class ArchiveTooLarge(GxcError):
 
 class ToolchainNotInstalled(GxcError):
     def __init__(self, version: str, reason: str = "") -> None:
-        why = f" (selected by {reason})" if reason else ""
+        why = f" ({reason})" if reason else ""
         super().__init__(f"go{version} is not installed{why}", f"run `gxc install {version}`")
         self.version = version
 

@@ -118,7 +118,7 @@ def test_gotoolchain_is_local_even_when_go_mod_names_an_uninstalled_toolchain(
     assert proc.stdout == f"local\ngo{OLD}\n"
     assert proc.stderr == ""
     proc = go(installed_home, app, "version", check=False)
-    assert (proc.returncode, proc.stderr) == (1, "gxc: error: go1.23.4 is not installed (selected by go.mod toolchain "
+    assert (proc.returncode, proc.stderr) == (1, "gxc: error: go1.23.4 is not installed (go.mod toolchain "
                                                  f"line in {app}/go.mod) (hint: run `gxc install 1.23.4`)\n")
 
 
@@ -215,7 +215,7 @@ def test_auto_install_installs_on_first_use(gxc_env: dict[str, str], tmp_path: P
     config.parent.mkdir(parents=True)
     app = project(tmp_path / "app", **{"toolchains.toml": f'[toolchain]\ngo = "{NEW}"\n'})
     proc = go(gxc_env, app, "version", check=False)
-    assert proc.stderr == (f"gxc: error: go{NEW} is not installed (selected by pinned by {app}/toolchains.toml) "
+    assert proc.stderr == (f"gxc: error: go{NEW} is not installed (pinned by {app}/toolchains.toml) "
                            f"(hint: run `gxc install {NEW}`)\n")
     config.write_text("auto_install = true\n")
     proc = go(gxc_env, app, "version")

@@ -138,7 +138,7 @@ def test_doctor_reports_each_problem_with_its_fix(own_home: dict[str, str], tmp_
 
     (app / "toolchains.toml").write_text('[toolchain]\ngo = "1.23.4"\n')
     assert doctor(own_home, app, PATH=clean_path) == (1, [{
-        "check": "pin", "message": f"go1.23.4 is not installed (selected by pinned by {app}/toolchains.toml)",
+        "check": "pin", "message": f"go1.23.4 is not installed (pinned by {app}/toolchains.toml)",
         "fix": "run `gxc install 1.23.4`"}])
 
 

@@ -30,28 +30,28 @@ def register(sub: Any) -> None:
     q.set_defaults(func=cmd_remove)
 
 
-def _context(toolchain_arg: str | None) -> tuple[Any, Any]:
-    """(registry, toolchain or None): ports are listable even where no toolchain is selected."""
+def _context(toolchain_arg: str | None) -> tuple[Any, Any, Any]:
+    """(registry, toolchain or None, why none): ports are listable even where no toolchain is selected."""
     from gxc import platforms, resolve
     from gxc.errors import GxcError
 
     selection = resolve.select(os.getcwd(), toolchain_arg)
     try:
         toolchain = resolve.resolve(selection)
-    except GxcError:
-        return platforms.registry_for(None, None, selection.project), None
-    return platforms.registry(toolchain), toolchain
+    except GxcError as e:
+        return platforms.registry_for(None, None, selection.project), None, platforms.Problem(e.message, e.hint)
+    return platforms.registry(toolchain), toolchain, None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     from gxc import platforms
 
-    registry, toolchain = _context(args.toolchain)
+    registry, toolchain, missing = _context(args.toolchain)
     rows = []
     for name in registry.names(include_pairs=args.all):
         port = registry.get(name)
         problems = (platforms.problems(port, toolchain.version, registry.pairs, toolchain.root, need_runner=True)
-                    if toolchain else [platforms.Problem("no toolchain selected", "gxc use VERSION")])
+                    if toolchain else [missing])
         rows.append({"name": name, "goos": port.goos, "goarch": port.goarch, "usable": not problems,
                      "problems": [str(p) for p in problems], "origin": port.origin, "aliases": list(port.aliases)})
     if args.json:
@@ -69,7 +69,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import tomlkit
 
-    registry, _ = _context(args.toolchain)
+    registry, _, _ = _context(args.toolchain)
     from gxc.platforms import canonical_order
 
     port = registry.get(args.name)
@@ -83,7 +83,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from gxc.errors import UsageError
 
     raw, _ = platforms.read_port_file(args.file)
-    registry, _ = _context(None)
+    registry, _, _ = _context(None)
     for name in (raw["name"], *raw.get("aliases", [])):
         if registry.known(name) and registry.sources.get(registry.aliases.get(name, name), None) is not None:
             origin = registry.sources[registry.aliases.get(name, name)].origin
