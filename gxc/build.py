@@ -9,7 +9,6 @@ the version's work dir: `go test` finds them on PATH by that name, and `gxc run`
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import os
 import shlex
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 
 from gxc import paths, platforms, workdir
 from gxc.errors import GxcError, UsageError
+from gxc.fsutil import atomic_write, sha256_file
 from gxc.platforms import Port
 from gxc.resolve import Resolved
 
@@ -62,11 +62,7 @@ def exec_wrapper(toolchain: Resolved, port: Port) -> str:
     exports = "".join(f"export {k}={shlex.quote(platforms.expand(v, port, toolchain.root))}\n"
                       for k, v in port.runner_env.items())
     script = f'#!/bin/sh\n# gxc runner for port {port.name}\nbin="$1"; shift\n{exports}exec {" ".join(args)} "$@"\n'
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(script)
-    os.chmod(tmp, 0o755)  # noqa: S103 - an executable wrapper
-    os.replace(tmp, path)
+    atomic_write(path, script, executable=True)
     return directory
 
 
@@ -145,14 +141,6 @@ def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str,
     mains = main_packages(ts[0], packages, cwd)  # once for all ports: main packages rarely depend on GOOS
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir, mains), ts))
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def module_root(cwd: str) -> str:

@@ -96,17 +96,11 @@ def check_project(cwd: str) -> list[Finding]:
 
 
 def check_leftovers(now: float | None = None) -> list[Finding]:
+    from gxc import cache
+
     now = now or time.time()
-    stale = []
-    for directory, suffix in ((paths.staging_dir(), ""), (paths.downloads_dir(), ".partial")):
-        try:
-            names = os.listdir(directory)
-        except FileNotFoundError:
-            continue
-        for name in names:
-            path = os.path.join(directory, name)
-            if name.endswith(suffix) and now - os.lstat(path).st_mtime > STALE_SECONDS:
-                stale.append(path)
+    stale = [e.path for e in cache.entries()
+             if e.kind in ("staging", "partial") and now - os.lstat(e.path).st_mtime > STALE_SECONDS]
     if not stale:
         return []
     return [Finding("leftovers", f"{len(stale)} stale staging dir(s) or partial download(s) from interrupted runs "

@@ -135,12 +135,10 @@ def _read_cached(url: str) -> tuple[bytes, dict[str, Any]] | None:
 def _write_cache(url: str, data: bytes, etag: str | None) -> None:
     data_path, meta_path = _cache_paths()
     os.makedirs(os.path.dirname(data_path), exist_ok=True)
-    meta = json.dumps({"url": url, "etag": etag, "fetched": time.time()}).encode()
-    for path, content in ((data_path, data), (meta_path, meta)):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(content)
-        os.replace(tmp, path)
+    from gxc.fsutil import atomic_write
+
+    atomic_write(data_path, data)
+    atomic_write(meta_path, json.dumps({"url": url, "etag": etag, "fetched": time.time()}))
 
 
 def _fetch_file_url(url: str) -> bytes:

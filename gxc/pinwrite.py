@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gxc import pins
 from gxc.errors import PinFileError
+from gxc.fsutil import atomic_write
 from gxc.versions import Version, VersionSpec
 
 if TYPE_CHECKING:
@@ -56,10 +57,7 @@ def write_pin(path: str, spec: str, targets: list[str], locks: dict[str, str]) -
             lock[filename] = sha
     text = tomlkit.dumps(doc)
     pins.parse_toml(path, text)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
     track(path)
 
 

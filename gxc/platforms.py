@@ -21,6 +21,7 @@ from typing import Any
 
 from gxc import paths, pins
 from gxc.errors import GxcError, PinFileError, UsageError
+from gxc.fsutil import atomic_write
 from gxc.versions import Version
 
 _BUILTIN_CANDIDATES = (
@@ -263,11 +264,7 @@ def dist_list(goroot: str, version: str) -> list[dict[str, Any]]:
     out = subprocess.run([os.path.join(goroot, "bin", "go"), "tool", "dist", "list", "-json"], env=env,
                          capture_output=True, text=True, check=True).stdout
     pairs: list[dict[str, Any]] = json.loads(out)
-    os.makedirs(os.path.dirname(cache), exist_ok=True)
-    tmp = f"{cache}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(pairs, f)
-    os.replace(tmp, cache)
+    atomic_write(cache, json.dumps(pairs))
     return pairs
 
 

@@ -5,8 +5,6 @@ gxc writes this file itself as one `default = "1.22.10"` line, so the shim reads
 
 from __future__ import annotations
 
-import os
-
 from gxc import paths
 
 
@@ -23,11 +21,6 @@ def read_default() -> str | None:
 
 
 def write_default(version: str | None) -> None:
-    path = paths.settings_path()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("# written by `gxc use`\n")
-        if version:
-            f.write(f'default = "{version}"\n')
-    os.replace(tmp, path)
+    from gxc.fsutil import atomic_write
+
+    atomic_write(paths.settings_path(), "# written by `gxc use`\n" + (f'default = "{version}"\n' if version else ""))

@@ -11,6 +11,7 @@ import os
 import sys
 
 from gxc import paths, store
+from gxc.fsutil import atomic_write
 
 LAUNCHER = ".gxc-shim"
 
@@ -51,11 +52,7 @@ def _write_launcher(shim_dir: str) -> None:
                 return
     except FileNotFoundError:
         pass
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(source)
-    os.chmod(tmp, 0o755)  # noqa: S103 - an executable launcher, like any program in bin/
-    os.replace(tmp, path)
+    atomic_write(path, source, executable=True)
 
 
 def refresh() -> list[str]:

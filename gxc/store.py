@@ -19,10 +19,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gxc import download, index, paths
+from gxc import download, index, paths, workdir
 from gxc.archive import LINK_PREFIX, Extracted, StreamingExtract, extract_zip
 from gxc.config import Config
 from gxc.errors import ChecksumMismatch, DiskError, GxcError, NetworkError, UnknownVersion, UnsafeArchive
+from gxc.fsutil import atomic_write, sha256_file
 from gxc.index import Release, ReleaseFile
 from gxc.versions import Version, VersionSpec
 
@@ -89,14 +90,6 @@ def pick_release(spec: VersionSpec, releases: list[Release]) -> Release:
     return by_version[best]
 
 
-def _atomic_write_json(path: str, data: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
@@ -105,17 +98,6 @@ def _clean_stale(version: str) -> None:
     """Remove what a killed run left for this version; safe because we hold its lock."""
     for leftover in glob.glob(os.path.join(paths.staging_dir(), f"go{version}-*")):
         _remove_tree(leftover)
-
-
-def ensure_work_dir(version: str) -> str:
-    work = paths.work_dir(version)
-    for sub in ("cache", "gopath", "tmp"):
-        os.makedirs(os.path.join(work, sub), exist_ok=True)
-    env_file = os.path.join(work, "env")
-    if not os.path.exists(env_file):
-        with open(env_file, "a", encoding="utf-8"):
-            pass
-    return work
 
 
 class _Installer:
@@ -203,7 +185,8 @@ class _Installer:
         staging = tempfile.mkdtemp(prefix=f"go{self.version}-", dir=paths.staging_dir())
         try:
             extracted = self._fetch_and_extract(staging)
-            _atomic_write_json(paths.receipt_path(self.version), self._receipt(extracted))
+            receipt = json.dumps(self._receipt(extracted), indent=1, sort_keys=True)
+            atomic_write(paths.receipt_path(self.version), receipt)
             existed = os.path.isdir(target)
             if existed:  # --force: swap the old tree out, the new one in, then delete the old
                 os.rename(target, f"{staging}.old")
@@ -216,7 +199,7 @@ class _Installer:
             raise DiskError(e.filename or staging, e) from None
         finally:
             _remove_tree(staging)
-        ensure_work_dir(self.version)
+        workdir.ensure(self.version)
         return Outcome(self.release.version, "reinstalled" if existed else "installed", target)
 
 
@@ -285,13 +268,7 @@ class Drift:
 
 
 def _digest(path: str) -> str:
-    if os.path.islink(path):
-        return LINK_PREFIX + os.readlink(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    return LINK_PREFIX + os.readlink(path) if os.path.islink(path) else sha256_file(path)
 
 
 def current_tree(root: str) -> dict[str, str]:

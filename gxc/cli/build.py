@@ -54,6 +54,7 @@ def _toolchain(args: argparse.Namespace) -> Any:
 def cmd_build(args: argparse.Namespace) -> int:
     from gxc import build
     from gxc.errors import GxcError
+    from gxc.fsutil import sha256_file
 
     toolchain = _toolchain(args)
     reproducible = args.reproducible or args.check_reproducible
@@ -72,7 +73,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         for t, r in zip(ts, results, strict=True):
             again = build.rebuild_elsewhere(t, args.packages, args.rest, os.getcwd())
             for output in r.outputs:
-                first, second = build.sha256_file(output), again[os.path.basename(output)]
+                first, second = sha256_file(output), again[os.path.basename(output)]
                 if first != second:
                     raise GxcError(f"port {t.port.name}: {os.path.basename(output)} is not reproducible "
                                    f"(sha256 {first} here, {second} from another directory)",

@@ -1,0 +1,31 @@
+"""File-system helpers shared by every module that writes state: atomic writes and file hashing.
+
+Not imported by the shim's hot path (hashlib loads OpenSSL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+_CHUNK = 1 << 20
+
+
+def atomic_write(path: str, data: str | bytes, executable: bool = False) -> None:
+    """Write through a temporary file beside `path`, then rename: readers see the old file or the new one."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    if executable:
+        os.chmod(tmp, 0o755)  # noqa: S103 - launchers and runner wrappers are programs
+    os.replace(tmp, path)
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
