@@ -116,9 +116,8 @@ class _Installer:
 
     def _extract_from_file(self, path: str, root: str) -> Extracted:
         if self.archive.filename.endswith(".zip"):
-            hasher = hashlib.sha256()
-            download.replay_file(path, hasher, lambda _chunk: None)
-            download.verify_digest(path, path, self.expected, hasher.hexdigest(), self.authority)
+            download.verify_digest(path, path, self.expected, sha256_file(path),
+                                   f"{self.authority}; the cached copy was corrupt")
             return extract_zip(path, root, self.config.limits)
         stream = StreamingExtract(root, self.config.limits)
         try:
