@@ -49,10 +49,8 @@ def exec_wrapper(toolchain: Resolved, port: Port) -> str:
     """Write the port's runner as go_<goos>_<goarch>_exec; return its directory."""
     command = platforms.runner(port, toolchain.root)
     if command is None:
-        names = ", ".join(c[0] for c in port.runner_candidates) or "none configured"
-        hint = (f"apt-get install {port.runner_package}" if port.runner_package
-                else "add [runner] candidates to the port")
-        raise GxcError(f"port {port.name}: no runner found on PATH ({names})", hint)
+        missing = platforms.runner_missing(port)
+        raise GxcError(f"port {port.name}: {missing.message}", missing.fix)
     directory = os.path.join(paths.work_dir(str(toolchain.version)), "exec", port.name.replace("/", "-"))
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"go_{port.goos}_{port.goarch}_exec")

@@ -37,7 +37,7 @@ class PinInfo:
     def __init__(self, path: str, pin: VersionSpec | None = None, minimum: Version | None = None,
                  project: dict[str, Any] | None = None, pin_source: str = "") -> None:
         self.path, self.pin, self.minimum, self.project = path, pin, minimum, project
-        self.pin_source = pin_source or path
+        self.pin_source = pin_source or f"pinned by {path}"  # the reason `gxc current` prints
 
 
 def locate(text: str, key: str, table: str = "") -> tuple[int, int]:

@@ -28,6 +28,7 @@ _BUILTIN_CANDIDATES = (
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "_builtin_ports"),  # installed wheel
     os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "platforms"),  # source checkout
 )
+DIST_ORIGIN = "go tool dist list"  # the origin of ports that are only a GOOS/GOARCH pair
 RUNNERS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
 
 SCHEMA: dict[str, Any] = {
@@ -288,7 +289,7 @@ def _pair_source(goos: str, goarch: str, name: str) -> _Source:
     elif (goos, goarch) == ("wasip1", "wasm"):
         raw["runner"] = {"candidates": [["node", "--no-warnings", "{gxc_runners}/wasi.mjs", "{bin}"]],
                          "debian_package": "nodejs"}
-    return _Source(raw, "go tool dist list")
+    return _Source(raw, DIST_ORIGIN)
 
 
 class Registry:
@@ -307,7 +308,12 @@ class Registry:
                 self.aliases[alias] = source.raw["name"]
 
     def names(self, include_pairs: bool = True) -> list[str]:
-        return sorted(n for n, s in self.sources.items() if include_pairs or s.origin != "go tool dist list")
+        return sorted(n for n, s in self.sources.items() if include_pairs or s.origin != DIST_ORIGIN)
+
+    def origin_of(self, name: str) -> str | None:
+        """Where the port a name or alias refers to comes from, or None when no port has it."""
+        source = self.sources.get(self.aliases.get(name, name))
+        return source.origin if source else None
 
     def _raw(self, name: str, chain: tuple[str, ...]) -> dict[str, Any]:
         if name in chain:
@@ -434,7 +440,10 @@ def problems(port: Port, version: Version, pairs: set[tuple[str, str]], goroot: 
     if port.cgo and port.cc and not shutil.which(port.cc):
         found.append(_needs(f"C compiler {port.cc} not found", port.cc_package, "install the C cross compiler"))
     if need_runner and runner(port, goroot) is None:
-        names = ", ".join(c[0] for c in port.runner_candidates) or "none configured"
-        found.append(_needs(f"no runner found on PATH ({names})", port.runner_package,
-                            "add [runner] candidates to the port"))
+        found.append(runner_missing(port))
     return found
+
+
+def runner_missing(port: Port) -> Problem:
+    names = ", ".join(c[0] for c in port.runner_candidates) or "none configured"
+    return _needs(f"no runner found on PATH ({names})", port.runner_package, "add [runner] candidates to the port")

@@ -78,8 +78,7 @@ def select(cwd: str, override: str | None = None, override_reason: str = "comman
             if info.pin is not None and not pinned:
                 pinned = True
                 if spec is None:
-                    spec, reason = info.pin, (info.pin_source if info.pin_source != info.path
-                                              else f"pinned by {info.path}")
+                    spec, reason = info.pin, info.pin_source
         if pinned:
             break
     if spec is None:

@@ -130,8 +130,6 @@ def cmd_which(args: argparse.Namespace) -> int:
                    "programs live in bin/ (go, gofmt) and pkg/tool/<os>_<arch>/ (compile, link, asm, vet...)")
 
 
-_PIN_FILES = "toolchains.toml .go-version .tool-versions go.work go.mod"
-
 _ACTIVATE_POSIX = """\
 _gxc_hook() {{
   local key="$PWD" d="$PWD" f changed=
@@ -197,7 +195,9 @@ def cmd_init(args: argparse.Namespace) -> int:
             "_gxc_hook",
         ])))
         return 0
-    hook = _ACTIVATE_POSIX.format(pin_files=_PIN_FILES, settings=paths.settings_path(), gxc=_gxc_command(),
+    from gxc.pins import PIN_FILES
+
+    hook = _ACTIVATE_POSIX.format(pin_files=" ".join(PIN_FILES), settings=paths.settings_path(), gxc=_gxc_command(),
                                   shell=args.shell)
     install = ('PROMPT_COMMAND="_gxc_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"' if args.shell == "bash"
                else "autoload -Uz add-zsh-hook; add-zsh-hook precmd _gxc_hook")

@@ -85,11 +85,10 @@ def cmd_add(args: argparse.Namespace) -> int:
     raw, _ = platforms.read_port_file(args.file)
     registry, _, _ = _context(None)
     for name in (raw["name"], *raw.get("aliases", [])):
-        if registry.known(name) and registry.sources.get(registry.aliases.get(name, name), None) is not None:
-            origin = registry.sources[registry.aliases.get(name, name)].origin
-            if origin != "go tool dist list":
-                raise UsageError(f"port name {name!r} is already taken by {origin}",
-                                 "rename the port or its alias, or `gxc platform remove` the old one")
+        origin = registry.origin_of(name)
+        if origin not in (None, platforms.DIST_ORIGIN):
+            raise UsageError(f"port name {name!r} is already taken by {origin}",
+                             "rename the port or its alias, or `gxc platform remove` the old one")
     for parent in raw.get("inherits", []):
         registry.get(parent)
     os.makedirs(paths.user_platforms_dir(), exist_ok=True)
