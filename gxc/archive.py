@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gxc.config import Limits
-from gxc.errors import ArchiveTooLarge, GxcError, UnsafeArchive
+from gxc.errors import ArchiveTooLarge, GxcError, UnsafeArchive, shown
 
 Manifest = dict[str, str]
 
@@ -59,13 +59,13 @@ def member_path(name: str, top: str = TOP) -> str:
 
 def check_link_target(rel: str, target: str, name: str) -> None:
     if not target or target.startswith("/") or "\x00" in target:
-        raise UnsafeArchive(name, f"link to absolute path {target!r}")
+        raise UnsafeArchive(name, f"link to absolute path {shown(target)}")
     depth = rel.count("/")  # the link's directory depth below the root
     for part in target.split("/"):
         if part == "..":
             depth -= 1
             if depth < 0:
-                raise UnsafeArchive(name, f"link target {target!r} escapes the toolchain root")
+                raise UnsafeArchive(name, f"link target {shown(target)} escapes the toolchain root")
         elif part not in ("", "."):
             depth += 1
 
@@ -136,10 +136,10 @@ class _Tree:
         try:
             target = member_path(target_name)
         except UnsafeArchive:
-            raise UnsafeArchive(name, f"hard link to {target_name!r}, outside the toolchain root") from None
+            raise UnsafeArchive(name, f"hard link to {shown(target_name)}, outside the toolchain root") from None
         digest = self.manifest.get(target)
         if digest is None or digest.startswith(LINK_PREFIX):
-            raise UnsafeArchive(name, f"hard link to {target_name!r}, which is not a file extracted before it")
+            raise UnsafeArchive(name, f"hard link to {shown(target_name)}, which is not a file extracted before it")
         self.ensure_dir(rel.rpartition("/")[0])
         os.link(self._abs(target), self._abs(rel))
         self.manifest[rel] = digest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from gxc import resolve
 from gxc.errors import GxcError, ToolchainNotInstalled
@@ -25,8 +26,8 @@ def install_if_configured(selection: resolve.Selection, error: GxcError) -> reso
 
     spec = resolve.install_spec(selection)
     sys.stderr.write(f"gxc: auto-installing go {spec} ({selection.reason or 'go line'})\n")
-    cfg = config.load(project_source=selection.project_table.get("source"))
-    store.install(spec, cfg, store.InstallOptions(locks=project_locks(selection)), TerminalReporter(quiet=False))
+    options = store.InstallOptions(locks=project_locks(selection), user_index_url=config.user_sources().index_url)
+    store.install(spec, project_config(selection), options, TerminalReporter(quiet=False))
     shims.refresh()
     return resolve.resolve(selection)
 
@@ -34,3 +35,11 @@ def install_if_configured(selection: resolve.Selection, error: GxcError) -> reso
 def project_locks(selection: resolve.Selection) -> dict[str, Lock]:
     lock_path = selection.project.path if selection.project else ""
     return {name: Lock(str(sha), lock_path) for name, sha in selection.project_table.get("lock", {}).items()}
+
+
+def project_config(selection: resolve.Selection, mirror: str | None = None) -> Any:
+    """config.load with the trusted project's [source] (untrusted files have none left)."""
+    from gxc import config
+
+    project_path = selection.project.path if selection.project else ""
+    return config.load(mirror=mirror, project_source=selection.project_table.get("source"), project_path=project_path)

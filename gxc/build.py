@@ -100,30 +100,44 @@ def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
     proc = subprocess.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], cwd=cwd, env=t.env,
                           capture_output=True, text=True, check=False)
     if proc.returncode:
-        raise GxcError(f"go list failed for port {t.port.name}: {proc.stderr.strip().splitlines()[-1:]}",
-                       "check the package patterns")
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise GxcError(f"go list failed for port {t.port.name}: {last}", "check the package patterns")
     mains = [line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("main ")]
     if not mains:
         raise UsageError(f"no main package in {' '.join(packages)}", "name a package with `package main`")
     return mains
 
 
-def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str,
-              mains: list[str] | None = None) -> Built:
-    """Build the main packages among `packages` for one port into out_dir/<port>/."""
+def output_names(t: Target, mains: list[str]) -> dict[str, str]:
+    """Main package -> binary file name; two mains that would share a name are an error, not an overwrite."""
+    names: dict[str, str] = {}
+    for pkg in mains:
+        name = _binary_name(pkg) + t.port.binary_suffix
+        clash = next((other for other, used in names.items() if used == name), None)
+        if clash:
+            raise UsageError(f"port {t.port.name}: {clash} and {pkg} would both be built as {name}",
+                             "build them separately with -o DIR, or rename one of the directories")
+        names[pkg] = name
+    return names
+
+
+def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str) -> Built:
+    """Build the main packages among `packages` for one port into out_dir/<port>/.
+
+    The main packages are listed per port: build constraints can make a package main for one GOOS only.
+    """
     go = os.path.join(t.env["GOROOT"], "bin", "go")
     port_dir = os.path.join(out_dir, t.port.name.replace("/", "-"))
-    os.makedirs(port_dir, exist_ok=True)
     outputs: list[str] = []
     logs: list[str] = []
-    if mains is None:
-        try:
-            mains = main_packages(t, packages, cwd)
-        except GxcError as e:
-            return Built(t.port.name, [], e.message, False)
+    try:
+        names = output_names(t, main_packages(t, packages, cwd))
+    except GxcError as e:
+        return Built(t.port.name, [], e.message, False)
+    os.makedirs(port_dir, exist_ok=True)
     env = t.env if "GOGC" in t.env else {**t.env, "GOGC": COMPILER_GOGC}
-    for pkg in mains:
-        output = os.path.join(port_dir, _binary_name(pkg) + t.port.binary_suffix)
+    for pkg, name in names.items():
+        output = os.path.join(port_dir, name)
         proc = subprocess.run([go, "build", *t.flags, *extra, "-o", output, pkg], cwd=cwd, env=env,
                               capture_output=True, text=True, check=False)
         logs.append(proc.stderr)
@@ -136,9 +150,8 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
 def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str, out_dir: str,
               jobs: int | None = None) -> list[Built]:
     jobs = jobs or min(len(ts), os.cpu_count() or 1)
-    mains = main_packages(ts[0], packages, cwd)  # once for all ports: main packages rarely depend on GOOS
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir, mains), ts))
+        return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir), ts))
 
 
 def module_root(cwd: str) -> str:

@@ -43,7 +43,7 @@ def entries() -> list[Entry]:
     downloads = paths.downloads_dir()
     for name in sorted(os.listdir(downloads)) if os.path.isdir(downloads) else []:
         path = os.path.join(downloads, name)
-        sha = name.removesuffix(".partial")
+        sha = name.removesuffix(".partial").split("-", 1)[0]
         kind = "partial" if name.endswith(".partial") else "archive"
         found.append(Entry(kind, path, _size(path), by_sha.get(sha, "")))
     for name in ("index.json", "index.meta.json"):
@@ -91,9 +91,25 @@ def _partial_is_idle(path: str) -> bool:
     return time.time() - os.lstat(path).st_mtime > 60  # a live download writes every few milliseconds
 
 
+def tracked_pins(extra_dirs: list[str] | None = None) -> list[tuple[str, VersionSpec]]:
+    """Every version spec that any pin file (of every kind) in a tracked project directory names."""
+    from gxc import pins, pinwrite
+    from gxc.errors import GxcError
+
+    directories = dict.fromkeys([*(os.path.dirname(p) for p in pinwrite.tracked()), *(extra_dirs or [])])
+    found: list[tuple[str, VersionSpec]] = []
+    for directory in directories:
+        try:
+            infos = pins.read_dir(directory)
+        except (GxcError, OSError):
+            continue
+        found += [(info.path, spec) for info in infos for spec in info.alternatives]
+    return found
+
+
 def kept_versions(keep: list[str], cwd: str) -> dict[Version, str]:
     """Installed versions something still asks for, with the reason."""
-    from gxc import pins, pinwrite, resolve
+    from gxc import resolve
     from gxc.errors import GxcError
 
     installed = store.installed_versions()
@@ -109,14 +125,8 @@ def kept_versions(keep: list[str], cwd: str) -> dict[Version, str]:
         mark(default, "default")
     for spec in keep:
         mark(spec, "--keep")
-    for path in [*pinwrite.tracked(), os.path.join(cwd, pins.PROJECT_FILE)]:
-        if os.path.isfile(path):
-            try:
-                info = pins.read_project(path)
-            except GxcError:
-                continue
-            if info.pin is not None:
-                mark(str(info.pin), f"pinned by {path}")
+    for path, pinned in tracked_pins(extra_dirs=[cwd]):
+        mark(str(pinned), f"pinned by {path}")
     try:
         here = resolve.resolve(resolve.select(cwd))
         reasons.setdefault(here.version, here.reason)

@@ -37,6 +37,11 @@ def replay_file(path: str, hasher: hashlib._Hash, sink: Sink, progress: Progress
     return total
 
 
+def partial_path(cached: str, url: str) -> str:
+    """`<sha256>-<url key>.partial`: a partial from one source never resumes a download from another."""
+    return f"{cached}-{hashlib.sha256(url.encode()).hexdigest()[:16]}.partial"
+
+
 def verify_digest(url: str, path: str, expected: str, actual: str, authority: str) -> None:
     if actual != expected:
         os.unlink(path)

@@ -11,6 +11,24 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+def shown(text: object) -> str:
+    """A value from input, quoted for a message: double quotes, unprintable characters as \\xNN, no Python repr."""
+    return '"' + "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text)) + '"'
+
+
+def public_path(path: str) -> str:
+    """A path for a message: gxc's temporary names (staging dirs, `.tmp` files) become what they stand for."""
+    import os
+
+    parts = path.split(os.sep)
+    if "staging" in parts:  # GXC_HOME/staging/go1.22.10-x8f3k/...: the staging area itself
+        return os.sep.join(parts[: parts.index("staging") + 1])
+    head, dot, tail = path.rpartition(".")
+    if dot and tail == "tmp":  # atomic_write's `<file>.<pid>.<thread>.tmp`
+        return head.rsplit(".", 2)[0]
+    return path
+
+
 class GxcError(Exception):
     exit_code = EXIT_FAILED
 
@@ -27,14 +45,14 @@ class UsageError(GxcError):
 class BadVersion(UsageError):
     def __init__(self, text: str) -> None:
         super().__init__(
-            f"{text!r} is not a Go version or version spec",
+            f"{shown(text)} is not a Go version or version spec",
             "use forms like 1.22.10, go1.22.10, 1.22, 1.22.x, 1.23rc1 or latest",
         )
 
 
 class UnknownVersion(GxcError):
     def __init__(self, spec: str, hint: str = "run `gxc list-remote --all` to see what the index offers") -> None:
-        super().__init__(f"no Go release matches {spec!r}", hint)
+        super().__init__(f"no Go release matches {shown(spec)}", hint)
 
 
 class NoArchiveForHost(GxcError):
@@ -69,7 +87,7 @@ class ChecksumMismatch(GxcError):
 class UnsafeArchive(GxcError):
     def __init__(self, member: str, reason: str) -> None:
         super().__init__(
-            f"refusing archive member {member!r}: {reason}",
+            f"refusing archive member {shown(member)}: {reason}",
             "the archive is malformed or hostile; nothing was installed",
         )
 
@@ -96,7 +114,10 @@ class PinFileError(UsageError):
 
 
 class NoToolchainSelected(GxcError):
-    def __init__(self) -> None:
+    def __init__(self, any_installed: bool = True) -> None:
+        if not any_installed:
+            super().__init__("no Go toolchain is installed", "install one with `gxc install latest`")
+            return
         super().__init__(
             "no Go toolchain is selected here",
             "pin one with `gxc pin 1.22` or set a default with `gxc use 1.22`",
@@ -106,6 +127,15 @@ class NoToolchainSelected(GxcError):
 class DiskError(GxcError):
     def __init__(self, path: str, err: OSError) -> None:
         super().__init__(
-            f"cannot write {path}: {err.strerror or err}",
+            f"cannot write {public_path(path)}: {err.strerror or err}",
             "free disk space or fix permissions, then retry; nothing was installed",
+        )
+
+
+class SourceMismatch(GxcError):
+    def __init__(self, version: str, project: str, why: str) -> None:
+        super().__init__(
+            f"refusing go{version} from the [source] of {project}: {why}",
+            "a project's source may not redefine a release for every project; pass --allow-source-mismatch "
+            "to install it anyway (the receipt records it)",
         )

@@ -78,6 +78,12 @@ def check_project(cwd: str) -> list[Finding]:
     except GxcError as e:
         return [Finding("pin", e.message, e.hint)]
     found = _lock_finding(selection, str(toolchain.version))
+    if selection.project is not None:
+        found += [Finding("trust", trust_message, f"review it, then run `gxc trust {selection.project.path}`")
+                  for trust_message in _trust_state(selection)]
+    newer = toolchain_line_newer(selection, toolchain.version)
+    if newer:
+        found.append(Finding("pin", newer, "pin that version (`gxc pin VERSION`) or lower the toolchain line"))
     targets = selection.project_table.get("toolchain", {}).get("targets", [])
     if targets:
         from gxc import platforms
@@ -93,6 +99,54 @@ def check_project(cwd: str) -> list[Finding]:
                       for problem in platforms.problems(port, toolchain.version, registry.pairs, toolchain.root,
                                                         need_runner=True)]
     return found
+
+
+def _trust_state(selection: resolve.Selection) -> list[str]:
+    info = selection.project
+    if info is None or not info.ignored:
+        return []
+    tables = ", ".join(f"[{t}]" for t in info.ignored)
+    return [f"{info.path} is {info.trust_reason}: its {tables} are ignored"]
+
+
+def toolchain_line_newer(selection: resolve.Selection, chosen: Version) -> str:
+    """A go.mod/go.work `toolchain` line newer than what gxc chose: Go would switch, gxc does not."""
+    if selection.toolchain_line is None:
+        return ""
+    spec, path = selection.toolchain_line
+    if spec.version is None or spec.version <= chosen:
+        return ""
+    return (f"{path} asks for toolchain go{spec.version}, newer than go{chosen} ({selection.reason}); "
+            "Go would switch to it, gxc keeps the pin")
+
+
+def check_sources() -> list[Finding]:
+    found = []
+    for version in store.installed_versions():
+        source = store.source_of(version)
+        if source != "user":
+            found.append(Finding("source", f"go{version} was installed from the [source] of "
+                                           f"{source.removeprefix('project ')}, not from your own index",
+                                 f"check it with `gxc verify --against-index {version}`, or reinstall it with "
+                                 f"`gxc install --force {version}` outside that project"))
+    return found
+
+
+def locations() -> dict[str, str]:
+    """Where a managed go keeps what: shown by `gxc doctor`."""
+    gopath = os.environ.get("GOPATH")
+    goenv = os.environ.get("GOENV") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config"), "go", "env")
+    from gxc import workdir
+
+    return {
+        "GOBIN": os.environ.get("GOBIN") or paths.gobin_dir(),
+        "GOPATH": gopath or os.path.join(paths.home(), "work", "go<V>", "gopath") + " (per version)",
+        "GOMODCACHE": os.environ.get("GOMODCACHE") or paths.modcache_dir(),
+        "GOENV": os.path.join(paths.home(), "work", "go<V>", "env") + " (per version: isolate_goenv)"
+        if workdir.isolate_goenv() else goenv + " (yours, under every version)",
+        "GOCACHE": os.path.join(paths.home(), "work", "go<V>", "cache") + " (per version)",
+    }
 
 
 def check_leftovers(now: float | None = None) -> list[Finding]:
@@ -117,11 +171,12 @@ def check_toolchains() -> list[Finding]:
             found.append(Finding("verify", e.message, e.hint))
             continue
         if not drift.clean:
-            count = len(drift.modified) + len(drift.added) + len(drift.removed)
+            count = len(drift.modified) + len(drift.added) + len(drift.removed) + len(drift.modes)
             found.append(Finding("verify", f"go{version} has drifted from its archive ({count} file(s) changed)",
                                  f"run `gxc install --repair {version}`"))
     return found
 
 
 def diagnose(cwd: str) -> list[Finding]:
-    return [*check_path(), *check_environment(), *check_project(cwd), *check_leftovers(), *check_toolchains()]
+    return [*check_path(), *check_environment(), *check_project(cwd), *check_leftovers(), *check_toolchains(),
+            *check_sources()]

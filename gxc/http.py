@@ -89,9 +89,9 @@ def with_retries(url: str, attempt: Callable[[], T], on_retry: Callable[[str], N
 
 
 def _describe(e: Exception) -> str:
-    if isinstance(e, requests.Timeout):
-        return "timed out"
     text = str(e)
+    if isinstance(e, requests.Timeout) or "timed out" in text.lower():
+        return "timed out (the server stalled)"
     if "Connection refused" in text:
         return "connection refused"
     if "Name or service not known" in text or "Temporary failure in name resolution" in text:

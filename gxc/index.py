@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gxc import paths
-from gxc.errors import BadIndex, BadVersion, NetworkError, NoArchiveForHost
+from gxc.errors import BadIndex, BadVersion, NetworkError, NoArchiveForHost, shown
 from gxc.versions import Version
 
 INDEX_TTL_SECONDS = 3600  # go.dev publishes a few releases a month; an hour keeps `install 1.22` offline-fast
@@ -65,7 +65,8 @@ def host_platform() -> tuple[str, str]:
 
 def _check_sha256(value: object, where: str) -> str:
     if not isinstance(value, str) or len(value) != 64 or not set(value) <= _HEX:
-        raise BadIndex(f"index entry {where} has sha256 {value!r}, not 64 hex digits", "the index is corrupt or forged")
+        raise BadIndex(f"index entry {where} has sha256 {shown(value)}, not 64 hex digits",
+                       "the index is corrupt or forged")
     return value
 
 
@@ -74,12 +75,12 @@ def _parse_file(raw: Any, version: str) -> ReleaseFile:
         raise BadIndex(f"index release go{version} has a file entry without a filename", "the index is corrupt")
     name = raw["filename"]
     if "/" in name or "\\" in name or name.startswith("."):
-        raise BadIndex(f"index file name {name!r} is not a plain file name", "the index is corrupt or forged")
+        raise BadIndex(f"index file name {shown(name)} is not a plain file name", "the index is corrupt or forged")
     kind = str(raw.get("kind", ""))
     sha = _check_sha256(raw.get("sha256"), name) if kind == "archive" else str(raw.get("sha256", ""))
     size = raw.get("size", 0)
     if not isinstance(size, int) or size < 0:
-        raise BadIndex(f"index file {name} has size {size!r}", "the index is corrupt")
+        raise BadIndex(f"index file {name} has size {shown(size)}", "the index is corrupt")
     return ReleaseFile(name, str(raw.get("os", "")), str(raw.get("arch", "")), sha, size, kind)
 
 
@@ -89,7 +90,7 @@ def parse_index(data: bytes, source: str) -> list[Release]:
     except (ValueError, UnicodeDecodeError):
         snippet = data[:40].decode("utf-8", "replace").strip().replace("\n", " ")
         raise BadIndex(
-            f"the release index at {source} is not JSON (starts with {snippet!r})",
+            f"the release index at {source} is not JSON (starts with {shown(snippet)})",
             "check GXC_INDEX_URL or [source] index in config.toml; it must be go.dev's ?mode=json&include=all",
         ) from None
     if not isinstance(raw, list):

@@ -35,6 +35,22 @@ def config_dir() -> str:
     return os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "gxc")
 
 
+def state_dir() -> str:
+    """Trust records and other state that `gxc cache clean` must never forget."""
+    if os.environ.get("GXC_HOME") and not os.environ.get("XDG_STATE_HOME"):
+        return os.path.join(home(), "state")
+    return os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), "gxc")
+
+
+def trust_dir() -> str:
+    return os.path.join(state_dir(), "trust")
+
+
+def gobin_dir() -> str:
+    """The shared GOBIN: `go install`ed tools survive a version switch."""
+    return os.path.join(home(), "bin")
+
+
 def toolchains_dir() -> str:
     return os.path.join(home(), "toolchains")
 

@@ -1,9 +1,11 @@
 """Pin files: find and parse toolchains.toml, .go-version, .tool-versions, go.work and go.mod.
 
-Each file read gives a `PinInfo`: a pin (a version spec the file insists on), a minimum (a
-`go 1.N` line, which only sets a floor) or both, and for toolchains.toml the whole project table
-(targets, env, source, lock, platforms). Bad files raise PinFileError with path, line and column.
-The shim imports this module: no tomllib unless the fast reader is unsure, no re, no typing.
+Each file read gives a `PinInfo`: a pin (a version spec the file insists on, or several to try in
+order, or the system go), a minimum (a `go 1.N` line, which only sets a floor) or both, and for
+toolchains.toml the project table (targets, env, source, lock, platforms, flavors) as far as the user
+trusts it: untrusted files keep only `[toolchain]` and `[lock]`, and `ignored` names what was dropped
+(gxc.trust). Bad files raise PinFileError with path, line and column. Every reader accepts a UTF-8
+BOM. The shim imports this module: no tomllib unless the fast reader is unsure, no re, no typing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 
 from gxc import fasttoml
-from gxc.errors import GxcError, PinFileError
+from gxc.errors import GxcError, PinFileError, shown
 from gxc.versions import Version, VersionSpec
 
 TYPE_CHECKING = False
@@ -28,16 +30,31 @@ _PROJECT_KEYS = {
     "source": {"mirror", "index"},
     "lock": None,  # archive file name -> sha256
     "platforms": None,  # validated by gxc.platforms
+    "flavors": None,  # validated by the flavor loader
 }
+# [env] names that would break gxc's own guarantees: the loader, gxc's settings, the toolchain it chose.
+_ENV_FORBIDDEN = ("GOROOT", "GOTOOLCHAIN", "PATH")
+_ENV_FORBIDDEN_PREFIXES = ("LD_", "DYLD_", "GXC_")
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_REST = _NAME_START | frozenset("0123456789")
+# Tables that can run code or change where code comes from: honoured only for trusted files (gxc.trust).
+GATED = ("env", "source", "platforms", "flavors")
+SYSTEM = "system"  # `.tool-versions`: `golang system` defers to the go on PATH
 
 
 class PinInfo:
-    __slots__ = ("minimum", "path", "pin", "pin_source", "project")
+    __slots__ = ("alternatives", "ignored", "minimum", "note", "path", "pin", "pin_source", "project",
+                 "system", "trust_reason")
 
     def __init__(self, path: str, pin: VersionSpec | None = None, minimum: Version | None = None,
                  project: dict[str, Any] | None = None, pin_source: str = "") -> None:
         self.path, self.pin, self.minimum, self.project = path, pin, minimum, project
         self.pin_source = pin_source or f"pinned by {path}"  # the reason `gxc current` prints
+        self.alternatives: list[VersionSpec] = [pin] if pin is not None else []  # the first installed one wins
+        self.system = False
+        self.note = ""  # what gxc read differently from the file's letter (a custom toolchain name)
+        self.ignored: list[str] = []  # gated tables dropped because the file is not trusted
+        self.trust_reason = ""
 
 
 def locate(text: str, key: str, table: str = "") -> tuple[int, int]:
@@ -50,10 +67,27 @@ def locate(text: str, key: str, table: str = "") -> tuple[int, int]:
             if not key and current == table:
                 return number, line.index("[") + 1
             continue
-        name = stripped.partition("=")[0].strip().strip("\"'")
+        name = _key_of(stripped)
         if current == table and name == key and "=" in stripped:
             return number, line.index(stripped[0]) + 1
     return 1, 1
+
+
+def _empty_key(text: str) -> tuple[int, int]:
+    """Where `"" = ...` stands ('' as a key means "the table" to `locate`)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith(('""', "''")) and "=" in line:
+            return number, line.index(line.strip()[0]) + 1
+    return 1, 1
+
+
+def _key_of(line: str) -> str:
+    """The key of a `key = value` line; a quoted key may itself hold `=`."""
+    if line and line[0] in "\"'":
+        end = line.find(line[0], 1)
+        if end > 0:
+            return line[1:end]
+    return line.partition("=")[0].strip().strip("\"'")
 
 
 def _decode_error(path: str, message: str) -> PinFileError:
@@ -81,19 +115,43 @@ def _check_project_keys(path: str, text: str, doc: dict[str, Any]) -> None:
     for table, value in doc.items():
         if table not in _PROJECT_KEYS:
             line, col = locate(text, table) if not isinstance(value, dict) else locate(text, "", table)
-            raise PinFileError(path, line, col, f"unknown key {table!r} (known: {', '.join(_PROJECT_KEYS)})")
+            raise PinFileError(path, line, col, f"unknown key {shown(table)} (known: {', '.join(_PROJECT_KEYS)})")
         if not isinstance(value, dict):
             line, col = locate(text, table)
-            raise PinFileError(path, line, col, f"{table!r} must be a table")
+            raise PinFileError(path, line, col, f"{shown(table)} must be a table")
         allowed = _PROJECT_KEYS[table]
         for key, item in value.items():
             if allowed is not None and key not in allowed:
                 line, col = locate(text, key, table)
                 known = ", ".join(sorted(allowed))
-                raise PinFileError(path, line, col, f"unknown key {key!r} in [{table}] (known: {known})")
-            if table == "env" and not isinstance(item, str):
+                raise PinFileError(path, line, col, f"unknown key {shown(key)} in [{table}] (known: {known})")
+            if table == "env":
+                _check_env_entry(path, text, key, item)
+            if table == "source" and not isinstance(item, str):
                 line, col = locate(text, key, table)
-                raise PinFileError(path, line, col, f"[env] {key} must be a string")
+                raise PinFileError(path, line, col, f"[source] {key} must be a string (a URL)")
+
+
+def env_name_problem(name: str) -> str:
+    """Why a variable name may not be set from a project file ('' when it may)."""
+    if not name or name[0] not in _NAME_START or not set(name) <= _NAME_REST:
+        return "is not a valid environment variable name (letters, digits and _, not starting with a digit)"
+    if name in _ENV_FORBIDDEN or name.startswith(_ENV_FORBIDDEN_PREFIXES):
+        return "is set by gxc itself or by the loader and cannot be set from a project file"
+    return ""
+
+
+def _check_env_entry(path: str, text: str, key: str, item: object) -> None:
+    problem = env_name_problem(key)
+    if problem:
+        line, col = locate(text, key, "env") if key else _empty_key(text)
+        raise PinFileError(path, line, col, f"[env] {shown(key)} {problem}")
+    if not isinstance(item, str):
+        line, col = locate(text, key, "env")
+        raise PinFileError(path, line, col, f"[env] {key} must be a string")
+    if "\0" in item:
+        line, col = locate(text, key, "env")
+        raise PinFileError(path, line, col, f"[env] {key} holds a NUL byte, which no environment can carry")
 
 
 def _spec_at(path: str, text: str, value: object, key: str, table: str) -> VersionSpec:
@@ -103,11 +161,13 @@ def _spec_at(path: str, text: str, value: object, key: str, table: str) -> Versi
         return VersionSpec.parse(value)
     except GxcError:
         line, col = locate(text, key, table)
-        raise PinFileError(path, line, col, f"{value!r} is not a Go version (try \"1.22.10\" or \"1.22\")") from None
+        raise PinFileError(path, line, col,
+                           f"{shown(value)} is not a Go version (try \"1.22.10\" or \"1.22\")") from None
 
 
 def read_project(path: str) -> PinInfo:
-    text = _read(path)
+    data = _read_bytes(path)
+    text = _decode(path, data)
     doc = parse_toml(path, text)
     _check_project_keys(path, text, doc)
     toolchain = doc.get("toolchain", {})
@@ -116,15 +176,39 @@ def read_project(path: str) -> PinInfo:
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         line, col = locate(text, "targets", "toolchain")
         raise PinFileError(path, line, col, "targets must be a list of port names")
-    return PinInfo(path, pin=pin, project=doc)
+    info = PinInfo(path, pin=pin, project=doc)
+    _apply_trust(info, data)
+    return info
+
+
+def _apply_trust(info: PinInfo, data: bytes) -> None:
+    doc = info.project or {}
+    gated = [name for name in GATED if doc.get(name)]
+    if not gated:
+        return  # nothing that runs code: no trust check, and gxc.trust stays unimported on the shim's path
+    from gxc import trust
+
+    verdict = trust.verdict(info.path, data)
+    info.trust_reason = verdict.reason
+    if not verdict.trusted:
+        info.ignored = gated
+        info.project = {k: v for k, v in doc.items() if k not in GATED}
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _decode(path: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")  # editors on Windows write a BOM; every pin file accepts one
+    except UnicodeDecodeError:
+        raise PinFileError(path, 1, 1, "not UTF-8 text") from None
 
 
 def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except UnicodeDecodeError:
-        raise PinFileError(path, 1, 1, "not UTF-8 text") from None
+    return _decode(path, _read_bytes(path))
 
 
 def read_go_version(path: str) -> PinInfo:
@@ -140,11 +224,15 @@ def _line_spec(path: str, number: int, line: str, word: str) -> VersionSpec:
     try:
         return VersionSpec.parse(word)
     except GxcError:
-        raise PinFileError(path, number, line.find(word) + 1, f"{word!r} is not a Go version") from None
+        raise PinFileError(path, number, line.find(word) + 1, f"{shown(word)} is not a Go version") from None
 
 
 def read_tool_versions(path: str) -> PinInfo:
-    """asdf's file: `golang 1.22.10` (or `go`). Other tools' lines belong to other managers."""
+    """asdf's file: `golang 1.22.10` (or `go`). Other tools' lines belong to other managers.
+
+    As in asdf, `golang 1.99.0 1.22.10` means the first of those that is installed, and `system`
+    the go found on PATH outside gxc.
+    """
     text = _read(path)
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
@@ -152,7 +240,14 @@ def read_tool_versions(path: str) -> PinInfo:
             continue
         if len(words) < 2:
             raise PinFileError(path, number, len(line.rstrip()) + 1, f"{words[0]} needs a version")
-        return PinInfo(path, pin=_line_spec(path, number, line, words[1]))
+        info = PinInfo(path)
+        for word in words[1:]:
+            if word == SYSTEM:
+                info.system = not info.alternatives
+                break
+            info.alternatives.append(_line_spec(path, number, line, word))
+        info.pin = info.alternatives[0] if info.alternatives else None
+        return info
     return PinInfo(path)
 
 
@@ -160,6 +255,7 @@ def read_go_mod(path: str) -> PinInfo:
     """go.mod or go.work: a `toolchain goX.Y.Z` line pins; a `go 1.N[.P]` line is a minimum."""
     text = _read(path)
     pin = minimum = None
+    note = ""
     depth = 0
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("//", 1)[0].split()
@@ -173,11 +269,23 @@ def read_go_mod(path: str) -> PinInfo:
             try:
                 minimum = Version.parse(words[1])
             except GxcError:
-                raise PinFileError(path, number, line.find(words[1]) + 1, f"{words[1]!r} is not a Go version") from None
+                raise PinFileError(path, number, line.find(words[1]) + 1,
+                                   f"{shown(words[1])} is not a Go version") from None
         elif depth == 0 and len(words) == 2 and words[0] == "toolchain" and words[1] != "default":
-            pin = _line_spec(path, number, line, words[1])
+            word, custom = _toolchain_name(words[1])
+            pin = _line_spec(path, number, line, word)
+            note = (f"{path}: toolchain {words[1]} is a custom toolchain name; gxc uses go{pin}" if custom
+                    else "")
     kind = "go.work" if path.endswith("go.work") else "go.mod"
-    return PinInfo(path, pin=pin, minimum=minimum, pin_source=f"{kind} toolchain line in {path}")
+    info = PinInfo(path, pin=pin, minimum=minimum, pin_source=f"{kind} toolchain line in {path}")
+    info.note = note
+    return info
+
+
+def _toolchain_name(word: str) -> tuple[str, bool]:
+    """`go1.22.10-custom` (Go's name for a custom build of go1.22.10) is go1.22.10 to gxc."""
+    base, dash, _ = word.partition("-")
+    return base, bool(dash)
 
 
 _READERS = {

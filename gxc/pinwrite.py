@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from gxc import pins
-from gxc.errors import PinFileError
+from gxc import paths, pins
+from gxc.errors import PinFileError, shown
 from gxc.fsutil import atomic_write
 from gxc.versions import Version, VersionSpec
 
@@ -38,7 +38,7 @@ def _table(doc: TOMLDocument, name: str) -> Table:
         doc[name] = tomlkit.table()
     table = doc[name]
     if not isinstance(table, Table):
-        raise PinFileError("toolchains.toml", 1, 1, f"{name!r} must be a table")
+        raise PinFileError("toolchains.toml", 1, 1, f"{shown(name)} must be a table")
     return table
 
 
@@ -51,14 +51,65 @@ def write_pin(path: str, spec: str, targets: list[str], locks: dict[str, str]) -
     if targets:
         existing = [str(t) for t in toolchain.get("targets", [])]
         toolchain["targets"] = existing + [t for t in targets if t not in existing]
-    if locks:
+    if "lock" in doc or locks:
         lock = _table(doc, "lock")
+        # a new lock replaces the old; a plain re-pin drops the entries of versions it no longer allows
+        for filename in [str(f) for f in lock if locks or not _lock_matches(str(f), spec)]:
+            del lock[filename]
         for filename, sha in locks.items():
             lock[filename] = sha
-    text = tomlkit.dumps(doc)
+        if not lock:
+            del doc["lock"]
+    text = tomlkit.dumps(doc).rstrip("\n") + "\n"  # a removed [lock] leaves no trailing blank lines
     pins.parse_toml(path, text)
+    before = _bytes_or_none(path)
     atomic_write(path, text)
+    if before is not None:
+        from gxc import trust
+
+        trust.retrust_after_edit(path, before, text.encode())
     track(path)
+
+
+def _bytes_or_none(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _lock_matches(filename: str, spec: str) -> bool:
+    """Does a locked archive (`go1.22.10.linux-amd64.tar.gz`) belong to a version the pin allows?"""
+    from gxc.errors import GxcError
+
+    parts = filename.removeprefix("go").split(".")
+    version = ".".join(next((parts[:i] for i, p in enumerate(parts) if "-" in p), parts))
+    try:
+        return VersionSpec.parse(spec).matches(Version.parse(version))
+    except GxcError:
+        return False
+
+
+def check_published(spec: VersionSpec) -> None:
+    """A pin must name a version the index publishes (pick_release raises UnknownVersion otherwise)."""
+    from gxc import config, index, store
+
+    store.pick_release(spec, index.load_releases(config.load().sources.index_url))
+
+
+def check_targets(spec: VersionSpec, targets: list[str]) -> None:
+    """Every target must be a port gxc knows (built-in, the user's, or a pair of an installed toolchain)."""
+    if not targets:
+        return
+    from gxc import platforms, resolve
+
+    installed = resolve.installed_versions()
+    version = spec.best(installed) or (max(installed) if installed else None)
+    goroot = paths.toolchain_dir(str(version)) if version else None
+    registry = platforms.registry_for(goroot, str(version) if version else None, None)
+    for name in targets:
+        registry.get(name)
 
 
 def tracked_path() -> str:
@@ -97,6 +148,11 @@ def lock_entries(spec: VersionSpec, hosts: list[str]) -> tuple[Version, dict[str
     entries = {}
     for host in wanted:
         goos, _, goarch = host.partition("/")
+        if not goos or not goarch or "/" in goarch:
+            from gxc.errors import UsageError
+
+            raise UsageError(f"--host {shown(host)} is not a host",
+                             "name one as OS/ARCH, like linux/amd64 or darwin/arm64")
         archive = release.archive_for(goos, "armv6l" if goarch == "arm" else goarch)
         entries[archive.filename] = archive.sha256
     return release.version, entries

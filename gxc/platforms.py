@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gxc import paths, pins
-from gxc.errors import GxcError, PinFileError, UsageError
+from gxc.errors import GxcError, PinFileError, UsageError, shown
 from gxc.fsutil import atomic_write
 from gxc.versions import Version
 
@@ -107,6 +107,21 @@ class Port:
 class PortError(PinFileError):
     """A port file that does not fit the schema: file, line, column and key."""
 
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        super().__init__(path, line, col, message)
+        self.hint = "fix the port file and try again"
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+
+
+def name_problem(name: str) -> str:
+    """Why a port name cannot name a port (it becomes a file name and a shim name); '' when it can."""
+    if not name or not set(name) <= _NAME_CHARS or name[0] in ".-" or ".." in name:
+        return (f"{shown(name)} is not a port name (letters, digits, '.', '_', '+', '-'; "
+                "no path separators, not starting with '.' or '-')")
+    return ""
+
 
 def _fail(origin: str, text: str, key: str, table: str, message: str) -> PortError:
     line, col = pins.locate(text, key, table) if text else (1, 1)
@@ -122,7 +137,7 @@ def _check_value(origin: str, text: str, table: str, key: str, value: Any, expec
             inner = f"{table}.{key}".lstrip(".")
             if sub not in expected:
                 known = ", ".join(expected)
-                raise _fail(origin, text, sub, inner, f"unknown key {sub!r} in [{where}] (known: {known})")
+                raise _fail(origin, text, sub, inner, f"unknown key {shown(sub)} in [{where}] (known: {known})")
             _check_value(origin, text, inner, sub, item, expected[sub])
         return
     if not isinstance(value, expected):
@@ -137,7 +152,7 @@ def validate(raw: dict[str, Any], origin: str, text: str = "", table: str = "") 
     """Check one port file's own keys and values (before merging), naming file, line and key."""
     for key, value in raw.items():
         if key not in SCHEMA:
-            raise _fail(origin, text, key, table, f"unknown key {key!r} (known: {', '.join(SCHEMA)})")
+            raise _fail(origin, text, key, table, f"unknown key {shown(key)} (known: {', '.join(SCHEMA)})")
         _check_value(origin, text, table, key, value, SCHEMA[key])
     candidates = raw.get("runner", {}).get("candidates", [])
     if not all(isinstance(c, list) and c and all(isinstance(a, str) for a in c) for c in candidates):
@@ -147,16 +162,17 @@ def validate(raw: dict[str, Any], origin: str, text: str = "", table: str = "") 
         rule = VARS.get(var)
         vars_table = f"{table}.vars".lstrip(".")
         if rule is None:
-            raise _fail(origin, text, var, vars_table, f"unknown variable {var!r} in [vars] (known: {', '.join(VARS)})")
+            raise _fail(origin, text, var, vars_table,
+                        f"unknown variable {shown(var)} in [vars] (known: {', '.join(VARS)})")
         parts = value.split(",") if rule.allow_list else [value]
         if value not in rule.values and not all(p in rule.values for p in parts):
             raise _fail(origin, text, var, vars_table,
-                        f"{var} = {value!r} is not allowed (allowed: {', '.join(rule.values[:8])})")
+                        f"{var} = {shown(value)} is not allowed (allowed: {', '.join(rule.values[:8])})")
     if "min_go" in raw:
         try:
             Version.parse(raw["min_go"])
         except GxcError:
-            raise _fail(origin, text, "min_go", table, f"min_go {raw['min_go']!r} is not a Go version") from None
+            raise _fail(origin, text, "min_go", table, f"min_go {shown(raw['min_go'])} is not a Go version") from None
 
 
 def canonical_order(raw: dict[str, Any], schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
@@ -186,7 +202,7 @@ def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 def _to_port(raw: dict[str, Any], origin: str) -> Port:
     build, cgo, runner = raw.get("build", {}), raw.get("cgo", {}), raw.get("runner", {})
     if not raw.get("goos") or not raw.get("goarch"):
-        raise UsageError(f"{origin}: port {raw.get('name')!r} has no goos/goarch (set them or inherit a port)",
+        raise UsageError(f"{origin}: port {shown(raw.get('name'))} has no goos/goarch (set them or inherit a port)",
                          "add goos and goarch, or inherits = [\"riscv64-unknown-elf\"]")
     return Port(
         name=raw["name"], origin=origin, goos=raw["goos"], goarch=raw["goarch"],
@@ -222,6 +238,11 @@ def read_port_file(path: str) -> tuple[dict[str, Any], str]:
     validate(raw, path, text)
     if not raw.get("name"):
         raise PortError(path, 1, 1, "a port needs a name")
+    for name in (raw["name"], *raw.get("aliases", [])):
+        problem = name_problem(name)
+        if problem:
+            line, col = pins.locate(text, "name" if name == raw["name"] else "aliases")
+            raise PortError(path, line, col, problem)
     return raw, text
 
 
@@ -247,6 +268,8 @@ def _project_sources(project: pins.PinInfo | None) -> list[_Source]:
         if not isinstance(raw, dict):
             raise _fail(project.path, text, name, "platforms", f"platforms.{name} must be a table")
         validate(raw, project.path, text, f"platforms.{name}")
+        if name_problem(name):
+            raise _fail(project.path, text, "", f"platforms.{name}", name_problem(name))
         sources.append(_Source({**raw, "name": name}, project.path))
     return sources
 
@@ -298,11 +321,15 @@ class Registry:
     def __init__(self, sources: list[_Source], pairs: list[dict[str, Any]]) -> None:
         self.sources: dict[str, _Source] = {}
         self.aliases: dict[str, str] = {}
+        self.shadowed: dict[str, str] = {}  # port name -> the origin of the port it replaces
         self.pairs = {(p["GOOS"], p["GOARCH"]) for p in pairs}
         for pair in sorted(self.pairs):
             for name in (f"{pair[0]}/{pair[1]}", f"{pair[0]}-{pair[1]}"):
                 self.sources[name] = _pair_source(pair[0], pair[1], name)
         for source in sources:  # later sources shadow earlier ones
+            previous = self.sources.get(source.raw["name"])
+            if previous is not None and previous.origin != DIST_ORIGIN:
+                self.shadowed[source.raw["name"]] = previous.origin
             self.sources[source.raw["name"]] = source
             for alias in source.raw.get("aliases", []):
                 self.aliases[alias] = source.raw["name"]
@@ -317,7 +344,7 @@ class Registry:
 
     def _raw(self, name: str, chain: tuple[str, ...]) -> dict[str, Any]:
         if name in chain:
-            raise UsageError(f"port {name!r} inherits itself ({' -> '.join((*chain, name))})", "break the cycle")
+            raise UsageError(f"port {shown(name)} inherits itself ({' -> '.join((*chain, name))})", "break the cycle")
         source = self.sources[self.aliases.get(name, name)] if self.known(name) else None
         if source is None:
             raise self.unknown(name)
@@ -333,7 +360,7 @@ class Registry:
     def unknown(self, name: str) -> UsageError:
         close = difflib.get_close_matches(name, list(self.sources) + list(self.aliases), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}? " if close else ""
-        return UsageError(f"unknown port {name!r}", f"{hint}`gxc platform list` shows every port")
+        return UsageError(f"unknown port {shown(name)}", f"{hint}`gxc platform list` shows every port")
 
     def get(self, name: str) -> Port:
         canonical = self.aliases.get(name, name)

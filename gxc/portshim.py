@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
-from gxc.errors import GxcError
+from gxc.errors import GxcError, shown
 from gxc.resolve import Resolved
 
 
 def run(name: str, toolchain: Resolved, args: list[str]) -> int:
     if not name.endswith("-go"):
-        raise GxcError(f"go{toolchain.version} has no program named {name!r}", "run `gxc which go`")
+        raise GxcError(f"go{toolchain.version} has no program named {shown(name)}", "run `gxc which go`")
     from gxc import build, platforms
 
     port = platforms.registry(toolchain).get(name[: -len("-go")])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from gxc import paths, pins, settings
-from gxc.errors import GxcError, NoToolchainSelected, ToolchainNotInstalled, UsageError
+from gxc.errors import GxcError, NoToolchainSelected, ToolchainNotInstalled, UsageError, shown
 from gxc.versions import Version, VersionSpec
 
 TYPE_CHECKING = False
@@ -20,12 +20,17 @@ if TYPE_CHECKING:
 
 
 class Selection:
-    __slots__ = ("minimum", "minimum_source", "project", "reason", "spec")
+    __slots__ = ("alternatives", "minimum", "minimum_source", "notes", "project", "reason", "spec", "system",
+                 "toolchain_line")
 
     def __init__(self, spec: VersionSpec | None, reason: str, minimum: Version | None = None,
                  minimum_source: str = "", project: pins.PinInfo | None = None) -> None:
         self.spec, self.reason, self.minimum, self.minimum_source, self.project = (
             spec, reason, minimum, minimum_source, project)
+        self.alternatives: list[VersionSpec] = [spec] if spec is not None else []
+        self.system = False  # `.tool-versions` says `golang system`: the go on PATH, not gxc's
+        self.notes: list[str] = []  # what the user should know about this choice (gxc current, doctor)
+        self.toolchain_line: tuple[VersionSpec, str] | None = None  # a go.mod/go.work toolchain line seen
 
     @property
     def project_table(self) -> dict[str, Any]:
@@ -58,34 +63,55 @@ def installed_versions() -> list[Version]:
     return sorted(found)
 
 
+def _parse_override(text: str, where: str) -> VersionSpec:
+    try:
+        return VersionSpec.parse(text)
+    except GxcError as e:
+        raise UsageError(f"{where} is {shown(text)}, which is not a Go version", e.hint) from None
+
+
 def select(cwd: str, override: str | None = None, override_reason: str = "command line") -> Selection:
     spec: VersionSpec | None = None
     reason = ""
     if override:
-        spec, reason = VersionSpec.parse(override), override_reason
+        spec, reason = _parse_override(override, override_reason), override_reason
     elif os.environ.get("GXC_TOOLCHAIN"):
-        spec, reason = VersionSpec.parse(os.environ["GXC_TOOLCHAIN"]), "GXC_TOOLCHAIN"
-    minimum: Version | None = None
-    minimum_source = ""
-    project: pins.PinInfo | None = None
+        spec, reason = _parse_override(os.environ["GXC_TOOLCHAIN"], "GXC_TOOLCHAIN"), "GXC_TOOLCHAIN"
+    selection = Selection(spec, reason)
     for directory in pins.parents(cwd):
-        pinned = False
-        for info in pins.read_dir(directory):
-            if info.project is not None and project is None:
-                project = info
-            if info.minimum is not None and minimum is None:
-                minimum, minimum_source = info.minimum, info.path
-            if info.pin is not None and not pinned:
-                pinned = True
-                if spec is None:
-                    spec, reason = info.pin, info.pin_source
-        if pinned:
+        if _read_directory(selection, directory):
             break
-    if spec is None:
+    if selection.spec is None and not selection.system:
         default = settings.read_default()
         if default:
-            spec, reason = VersionSpec.parse(default), "default"
-    return Selection(spec, reason, minimum, minimum_source, project)
+            selection.spec, selection.reason = VersionSpec.parse(default), "default"
+            selection.alternatives = [selection.spec]
+    return selection
+
+
+def _read_directory(selection: Selection, directory: str) -> bool:
+    """Take what one directory's pin files say; True when one of them pins (the walk stops there)."""
+    pinned = False
+    for info in pins.read_dir(directory):
+        if info.project is not None and selection.project is None:
+            selection.project = info
+            if info.ignored:
+                from gxc import notices, trust
+
+                notices.warn_once(trust.ignored_message(info.path, info.ignored, info.trust_reason))
+        if info.minimum is not None and (selection.minimum is None or info.minimum > selection.minimum):
+            # go.mod inside a go.work: both lines are minimums, and the higher one binds
+            selection.minimum, selection.minimum_source = info.minimum, info.path
+        if info.note:
+            selection.notes.append(info.note)
+        if info.pin is not None and info.path.endswith(("go.mod", "go.work")) and selection.toolchain_line is None:
+            selection.toolchain_line = (info.pin, info.path)
+        if (info.pin is not None or info.system) and not pinned:
+            pinned = True
+            if selection.spec is None and not selection.system:
+                selection.spec, selection.reason = info.pin, info.pin_source
+                selection.alternatives, selection.system = list(info.alternatives), info.system
+    return pinned
 
 
 def _check_minimum(version: Version, selection: Selection) -> None:
@@ -108,19 +134,29 @@ def install_spec(selection: Selection) -> VersionSpec:
     raise NoToolchainSelected()
 
 
+def _newest_for_minimum(selection: Selection, installed: list[Version], why: str = "") -> Resolved:
+    assert selection.minimum is not None
+    candidates = [v for v in installed if v >= selection.minimum and v.is_stable]
+    if not candidates:
+        raise ToolchainNotInstalled(selection.minimum.series, f"go line in {selection.minimum_source}")
+    reason = f"newest installed for go {selection.minimum} in {selection.minimum_source}{why}"
+    return Resolved(max(candidates), reason, selection)
+
+
 def resolve(selection: Selection, installed: list[Version] | None = None) -> Resolved:
     installed = installed_versions() if installed is None else installed
+    if selection.system:
+        raise UsageError(f"{selection.reason} asks for the system go, which gxc does not manage",
+                         "run go from PATH directly, or pin a gxc toolchain (`gxc pin 1.22`)")
     spec = selection.spec
     if spec is None and selection.minimum is not None:
-        candidates = [v for v in installed if v >= selection.minimum and v.is_stable]
-        if not candidates:
-            raise ToolchainNotInstalled(selection.minimum.series, f"go line in {selection.minimum_source}")
-        return Resolved(max(candidates), f"newest installed for go {selection.minimum} in {selection.minimum_source}",
-                        selection)
+        return _newest_for_minimum(selection, installed)
     if spec is None:
-        raise NoToolchainSelected()
-    best = spec.best(installed)
+        raise NoToolchainSelected(bool(installed))
+    best = next((b for b in (alt.best(installed) for alt in selection.alternatives) if b is not None), None)
     if best is None:
         raise ToolchainNotInstalled(str(spec), selection.reason)
+    if selection.reason == "default" and selection.minimum is not None and best < selection.minimum:
+        return _newest_for_minimum(selection, installed, f"; the default go{best} is older")
     _check_minimum(best, selection)
     return Resolved(best, selection.reason, selection)

@@ -33,7 +33,9 @@ def route(argv: list[str]) -> int:
     if args and args[0].startswith("+"):
         override, args = args[0][1:], args[1:]
     try:
-        selection = resolve.select(os.getcwd(), override, "+ argument")
+        selection = resolve.select(_resolution_dir(args), override, "+ argument")
+        if selection.system:
+            return _exec_system(name, args)
         try:
             toolchain = resolve.resolve(selection)
         except GxcError as e:
@@ -53,6 +55,31 @@ def route(argv: list[str]) -> int:
     except OSError as e:  # the toolchain vanished under us (a concurrent uninstall), or its work dir is unwritable
         return _fail(f"cannot run {name}: {e.strerror or e}: {e.filename or ''}", 1)
     return 1  # execve does not return
+
+
+def _resolution_dir(args: list[str]) -> str:
+    """Where the toolchain is chosen: `go -C DIR ...` (also after the verb) runs in DIR, so resolve there."""
+    for i, arg in enumerate(args[:3]):
+        if arg in ("-C", "--C") and i + 1 < len(args):
+            return os.path.abspath(args[i + 1])
+        if arg.startswith(("-C=", "--C=")):
+            return os.path.abspath(arg.partition("=")[2])
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        from gxc.errors import GxcError
+
+        raise GxcError("the current directory was deleted", "cd to an existing directory") from None
+
+
+def _exec_system(name: str, args: list[str]) -> int:
+    """`.tool-versions` says `golang system`: run the next `name` on PATH that is not a gxc shim."""
+    shims = os.path.dirname(os.path.abspath(sys.argv[0]))
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(entry, name)
+        if entry and os.path.abspath(entry) != shims and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            os.execv(candidate, [candidate, *args])
+    return _fail(f"`golang system` in .tool-versions, but no {name} on PATH outside gxc's shims", 1)
 
 
 def main() -> None:

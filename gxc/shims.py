@@ -28,18 +28,20 @@ def launcher_source() -> str:
     )
 
 
+ALWAYS = ("go", "gofmt")  # even with no toolchain: `go` then says so instead of running another go on PATH
+
+
 def wanted_names() -> set[str]:
-    names: set[str] = set()
+    names: set[str] = set(ALWAYS)
     for version in store.installed_versions():
         bin_dir = os.path.join(paths.toolchain_dir(str(version)), "bin")
         try:
             names.update(n for n in os.listdir(bin_dir) if not n.startswith("."))
         except FileNotFoundError:
             continue
-    if names:
-        from gxc import platforms
+    from gxc import platforms
 
-        names.update(f"{name}-go" for name in platforms.builtin_and_user_names())
+    names.update(f"{name}-go" for name in platforms.builtin_and_user_names())
     return names
 
 

@@ -22,7 +22,15 @@ from typing import Any, Protocol
 from gxc import download, index, paths, workdir
 from gxc.archive import LINK_PREFIX, Extracted, StreamingExtract, extract_zip
 from gxc.config import Config
-from gxc.errors import ChecksumMismatch, DiskError, GxcError, NetworkError, UnknownVersion, UnsafeArchive
+from gxc.errors import (
+    ChecksumMismatch,
+    DiskError,
+    GxcError,
+    NetworkError,
+    SourceMismatch,
+    UnknownVersion,
+    UnsafeArchive,
+)
 from gxc.fsutil import atomic_write, sha256_file
 from gxc.index import Release, ReleaseFile
 from gxc.versions import Version, VersionSpec
@@ -54,6 +62,8 @@ class InstallOptions:
     force: bool = False
     offline: bool = False
     locks: dict[str, Lock] = field(default_factory=dict)  # archive filename -> lock
+    user_index_url: str = ""  # the user's own index, checked when a project's [source] chose another
+    allow_source_mismatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,20 @@ class _Installer:
         if self.options.offline:
             raise NetworkError(self.url, "offline and the archive is not in the download cache")
         os.makedirs(paths.downloads_dir(), exist_ok=True)
-        partial = self.cached + ".partial"
+        partial = download.partial_path(self.cached, self.url)
+        resumed = os.path.exists(partial) and os.path.getsize(partial) > 0
+        try:
+            return self._download_once(root, partial)
+        except ChecksumMismatch:
+            if not resumed:
+                raise
+            # the bytes we resumed from were bad (an earlier, broken transfer): start from zero, once
+            self.reporter.note(f"the resumed download of {self.url} did not match; downloading it again from the start")
+            _remove_tree(root)
+            os.mkdir(root)
+            return self._download_once(root, partial)
+
+    def _download_once(self, root: str, partial: str) -> Extracted:
         is_zip = self.archive.filename.endswith(".zip")
         stream = None if is_zip else StreamingExtract(root, self.config.limits)
         try:
@@ -164,17 +187,21 @@ class _Installer:
                 os.mkdir(root)
         return self._download_and_extract(root)
 
-    def _receipt(self, extracted: Extracted) -> dict[str, Any]:
+    def _receipt(self, extracted: Extracted, root: str) -> dict[str, Any]:
+        project = self.config.sources.project
         return {
             "version": self.version,
             "filename": self.archive.filename,
             "url": self.url,
             "index_url": self.config.sources.index_url,
+            "source": f"project {project}" if project else "user",
+            "source_mismatch_allowed": self.options.allow_source_mismatch and bool(project),
             "sha256": self.expected,
             "archive_size": self.archive.size,
             "size": extracted.size,
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "manifest": extracted.manifest,
+            "modes": tree_modes(root),
         }
 
     def run(self) -> Outcome:
@@ -184,7 +211,8 @@ class _Installer:
         staging = tempfile.mkdtemp(prefix=f"go{self.version}-", dir=paths.staging_dir())
         try:
             extracted = self._fetch_and_extract(staging)
-            receipt = json.dumps(self._receipt(extracted), indent=1, sort_keys=True)
+            os.chmod(staging, 0o755)  # noqa: S103 - a shared GXC_HOME serves other accounts; mkdtemp made it 0700
+            receipt = json.dumps(self._receipt(extracted, staging), indent=1, sort_keys=True)
             atomic_write(paths.receipt_path(self.version), receipt)
             existed = os.path.isdir(target)
             if existed:  # --force: swap the old tree out, the new one in, then delete the old
@@ -200,6 +228,51 @@ class _Installer:
             _remove_tree(staging)
         workdir.ensure(self.version)
         return Outcome(self.release.version, "reinstalled" if existed else "installed", target)
+
+
+def user_index_sha256(version: Version, filename: str, user_index_url: str, offline: bool) -> str | None:
+    """What the user's own index says the archive's sha256 is (None: it does not list the file)."""
+    releases = index.load_releases(user_index_url, offline=offline)
+    for release in releases:
+        if release.version == version:
+            return next((f.sha256 for f in release.files if f.filename == filename), None)
+    return None
+
+
+def check_source_identity(release: Release, archive: ReleaseFile, config: Config, options: InstallOptions) -> None:
+    """A project's [source] must not decide which bytes are "go1.22.10" for every other project.
+
+    When a trusted project's index chose the checksum, the user's own index must agree (or list no
+    such file and the user accepts that with --allow-source-mismatch).
+    """
+    project = config.sources.project
+    if not project or not options.user_index_url or config.sources.index_url == options.user_index_url:
+        return
+    if options.allow_source_mismatch:
+        return
+    try:
+        theirs = user_index_sha256(release.version, archive.filename, options.user_index_url, options.offline)
+    except GxcError as e:
+        raise SourceMismatch(str(release.version), project, f"your own index could not be read ({e.message})") \
+            from None
+    if theirs is None:
+        raise SourceMismatch(str(release.version), project, f"your own index ({options.user_index_url}) does not "
+                                                            f"list {archive.filename}")
+    if theirs != archive.sha256:
+        raise SourceMismatch(str(release.version), project, f"its index says sha256 {archive.sha256}, your own "
+                                                            f"index ({options.user_index_url}) says {theirs}")
+
+
+def tree_modes(root: str) -> dict[str, str]:
+    """Permission bits of every file and directory (not links), as octal text, for `gxc verify`."""
+    modes: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            if not os.path.islink(full):
+                modes[os.path.relpath(full, root)] = format(st.st_mode & 0o7777, "o")
+    return modes
 
 
 def version_lock(version: str) -> Any:
@@ -221,6 +294,7 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
     if not options.force and is_installed(release.version):
         return Outcome(release.version, "already installed", paths.toolchain_dir(version))
     archive = release.archive_for(*index.host_platform())
+    check_source_identity(release, archive, config, options)
     lock = options.locks.get(archive.filename)
     if lock and lock.sha256 != archive.sha256:
         raise ChecksumMismatch(archive.filename, lock.sha256, archive.sha256,
@@ -260,10 +334,11 @@ class Drift:
     modified: list[str]
     added: list[str]
     removed: list[str]
+    modes: list[str] = field(default_factory=list)  # "path: 755 -> 700"
 
     @property
     def clean(self) -> bool:
-        return not (self.modified or self.added or self.removed)
+        return not (self.modified or self.added or self.removed or self.modes)
 
 
 def _digest(path: str) -> str:
@@ -284,12 +359,26 @@ def verify(version: Version) -> Drift:
     if receipt is None:
         raise GxcError(f"go{version} has no receipt to verify against", f"run `gxc install --force {version}`")
     expected: dict[str, str] = receipt["manifest"]
-    actual = current_tree(paths.toolchain_dir(str(version)))
+    root = paths.toolchain_dir(str(version))
+    actual = current_tree(root)
+    modes: list[str] = []
+    if "modes" in receipt:  # receipts from before modes were recorded have none to compare
+        now = tree_modes(root)
+        modes = sorted(f"{p}: {m} -> {now[p]}" for p, m in receipt["modes"].items() if p in now and now[p] != m)
+        if os.stat(root).st_mode & 0o777 != 0o755:
+            modes.insert(0, f".: 755 -> {format(os.stat(root).st_mode & 0o777, 'o')}")
     return Drift(
         modified=sorted(p for p in expected.keys() & actual.keys() if expected[p] != actual[p]),
         added=sorted(actual.keys() - expected.keys()),
         removed=sorted(expected.keys() - actual.keys()),
+        modes=modes,
     )
+
+
+def source_of(version: Version) -> str:
+    """"user", or "project <path>" for a toolchain a project's [source] chose."""
+    receipt = read_receipt(version) or {}
+    return str(receipt.get("source", "user"))
 
 
 def installed_size(version: Version) -> int:

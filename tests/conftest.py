@@ -16,8 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.mirror_server import MirrorServer
+
+# Two cores shared by xdist workers, make.bash and qemu: no per-example deadline, no "too slow" verdicts.
+settings.register_profile("gxc", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gxc")
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD, NEW, NEWEST = "1.21.13", "1.22.10", "1.24.11"

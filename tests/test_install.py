@@ -197,11 +197,11 @@ def test_force_reinstall_replaces_tree(gxc_env: dict[str, str], mirror: MirrorSe
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["install", "1.2x"], "gxc: error: '1.2x' is not a Go version or version spec (hint: use forms like "
+    (["install", "1.2x"], "gxc: error: \"1.2x\" is not a Go version or version spec (hint: use forms like "
                           "1.22.10, go1.22.10, 1.22, 1.22.x, 1.23rc1 or latest)\n"),
-    (["install", "../1.21"], "gxc: error: '../1.21' is not a Go version or version spec (hint: use forms like "
+    (["install", "../1.21"], "gxc: error: \"../1.21\" is not a Go version or version spec (hint: use forms like "
                              "1.22.10, go1.22.10, 1.22, 1.22.x, 1.23rc1 or latest)\n"),
-    (["install", "1.19.3"], "gxc: error: no Go release matches '1.19.3' (hint: run `gxc list-remote --all` "
+    (["install", "1.19.3"], "gxc: error: no Go release matches \"1.19.3\" (hint: run `gxc list-remote --all` "
                             "to see what the index offers)\n"),
     (["uninstall", "1.19.3"], "gxc: error: go1.19.3 is not installed (hint: run `gxc install 1.19.3`)\n"),
 ])
@@ -225,7 +225,7 @@ def test_index_that_is_html_is_refused(gxc_env: dict[str, str], mirror: MirrorSe
     proc = gxc(gxc_env, "install", OLD, check=False)
     assert proc.returncode == 1
     assert proc.stderr.startswith(
-        f"gxc: error: the release index at {mirror.url}/index.json is not JSON (starts with '<!doctype html>")
+        f"gxc: error: the release index at {mirror.url}/index.json is not JSON (starts with \"<!doctype html>")
     assert "Traceback" not in proc.stderr
 
 
@@ -270,7 +270,7 @@ def test_windows_zip_archives_install_through_the_same_safe_extractor(gxc_env: d
         f'"size": {len(data)}'.encode(), f'"size": {len(hostile)}'.encode())
     os.unlink(Path(gxc_env["GXC_HOME"]) / "cache" / "index.meta.json")
     proc = gxc(env, "install", "1.99.0", check=False)
-    assert (proc.returncode, proc.stderr) == (1, "gxc: error: refusing archive member 'go/../../escape': path contains "
+    assert (proc.returncode, proc.stderr) == (1, "gxc: error: refusing archive member \"go/../../escape\": path contains "
                                                  "'..' (hint: the archive is malformed or hostile; nothing was installed)\n")
 
 

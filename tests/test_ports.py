@@ -38,6 +38,12 @@ QEMU_PORTS = {"riscv64-unknown-elf": "linux/riscv64", "armv7-linux": "linux/arm"
               "aarch64-linux-gnu": "linux/arm64", "mipsel-softfloat": "linux/mipsle"}
 
 
+@pytest.fixture
+def home(installed_home: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The shared home with this test's directory trusted: its project files define ports (as a CI checkout would)."""
+    return dict(installed_home, GXC_TRUSTED_PATHS=str(tmp_path))
+
+
 def hello_project(root: Path, go: str = NEW) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "go.mod").write_text("module example.com/hello\n\ngo 1.21\n")
@@ -52,23 +58,23 @@ def hello_project(root: Path, go: str = NEW) -> Path:
 
 
 @pytest.mark.parametrize(("port", "pair"), QEMU_PORTS.items())
-def test_run_under_qemu_prints_arch_and_the_ports_ldflag_value(installed_home: dict[str, str], tmp_path: Path,
+def test_run_under_qemu_prints_arch_and_the_ports_ldflag_value(home: dict[str, str], tmp_path: Path,
                                                                port: str, pair: str) -> None:
     app = hello_project(tmp_path / "app")
-    proc = gxc(installed_home, "run", "-t", f"x-{port}", "--", "one", "two", cwd=app)
+    proc = gxc(home, "run", "-t", f"x-{port}", "--", "one", "two", cwd=app)
     assert proc.stdout == f"hello from go{NEW} on {pair} port={port} extra=plain args=[one two]\n"
-    failing = gxc(installed_home, "run", "-t", f"x-{port}", "--", "fail", cwd=app, check=False)
+    failing = gxc(home, "run", "-t", f"x-{port}", "--", "fail", cwd=app, check=False)
     assert failing.returncode == 3
 
 
 @pytest.mark.parametrize("version", [OLD, NEWEST])
 @pytest.mark.parametrize(("port", "pair"), [("wasm", "js/wasm"), ("wasip1", "wasip1/wasm")])
 def test_wasm_ports_run_under_node_with_old_and_new_helper_locations(
-        installed_home: dict[str, str], tmp_path: Path, version: str, port: str, pair: str) -> None:
+        home: dict[str, str], tmp_path: Path, version: str, port: str, pair: str) -> None:
     app = hello_project(tmp_path / "app")
-    helper = Path(installed_home["GXC_HOME"]) / "toolchains" / f"go{version}" / ("lib" if version == NEWEST else "misc") / "wasm"
+    helper = Path(home["GXC_HOME"]) / "toolchains" / f"go{version}" / ("lib" if version == NEWEST else "misc") / "wasm"
     assert (helper / "wasm_exec_node.js").is_file()
-    proc = gxc(installed_home, "run", "-T", version, "-t", port, "--", "x", cwd=app)
+    proc = gxc(home, "run", "-T", version, "-t", port, "--", "x", cwd=app)
     assert proc.stdout == f"hello from go{version} on {pair} port=none extra=plain args=[x]\n"
     assert (app / "dist" / port / "hello.wasm").read_bytes()[:4] == b"\0asm"
 
@@ -89,12 +95,12 @@ func main() { fmt.Printf("cgo on %s: triple(14) = %d\\n", runtime.GOARCH, int(C.
 """
 
 
-def test_cgo_for_riscv64_linux_gnu_builds_and_runs_under_qemu(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_cgo_for_riscv64_linux_gnu_builds_and_runs_under_qemu(home: dict[str, str], tmp_path: Path) -> None:
     app = tmp_path / "cgo"
     app.mkdir()
     (app / "go.mod").write_text("module example.com/cgo\n\ngo 1.21\n")
     (app / "main.go").write_text(CGO_MAIN)
-    proc = gxc(installed_home, "run", "-T", NEW, "-t", "riscv64-linux-gnu", cwd=app)
+    proc = gxc(home, "run", "-T", NEW, "-t", "riscv64-linux-gnu", cwd=app)
     assert proc.stdout == "cgo on riscv64: triple(14) = 42\n"
     assert b"ld-linux-riscv64" in (app / "dist" / "riscv64-linux-gnu" / "cgo").read_bytes()
 
@@ -118,16 +124,16 @@ func TestAdd(t *testing.T) {
 """
 
 
-def test_go_test_runs_under_qemu_and_failures_fail_the_command(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_go_test_runs_under_qemu_and_failures_fail_the_command(home: dict[str, str], tmp_path: Path) -> None:
     app = tmp_path / "lib"
     (app / "calc").mkdir(parents=True)
     (app / "go.mod").write_text("module example.com/lib\n\ngo 1.21\n")
     (app / "calc" / "calc.go").write_text(LIB)
     (app / "calc" / "calc_test.go").write_text(LIB_TEST.replace("WANT", "4"))
-    proc = gxc(installed_home, "test", "-T", NEW, "-t", "riscv64-unknown-elf", "./...", "--", "-count=1", cwd=app)
+    proc = gxc(home, "test", "-T", NEW, "-t", "riscv64-unknown-elf", "./...", "--", "-count=1", cwd=app)
     assert proc.stdout.startswith("ok  \texample.com/lib/calc\t")
     (app / "calc" / "calc_test.go").write_text(LIB_TEST.replace("WANT", "5"))
-    proc = gxc(installed_home, "test", "-T", NEW, "-t", "riscv64-unknown-elf", "./...", "--", "-count=1", cwd=app,
+    proc = gxc(home, "test", "-T", NEW, "-t", "riscv64-unknown-elf", "./...", "--", "-count=1", cwd=app,
                check=False)
     assert proc.returncode == 1
     assert "Add(2, 2) = 4" in proc.stdout
@@ -144,10 +150,10 @@ def elf_machine(path: Path) -> tuple[int, int]:
     return int.from_bytes(head[18:20], "little"), head[4]  # e_machine, EI_CLASS (1: 32-bit, 2: 64-bit)
 
 
-def test_build_four_ports_in_one_call_and_check_reproducible(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_build_four_ports_in_one_call_and_check_reproducible(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
     args = [a for port in ELF_MACHINES for a in ("-t", port)]
-    proc = gxc(installed_home, "build", *args, cwd=app)
+    proc = gxc(home, "build", *args, cwd=app)
     assert proc.stdout == "".join(f"{port}: dist/{port}/hello\n" for port in ELF_MACHINES)
     for port, machine in ELF_MACHINES.items():
         assert elf_machine(app / "dist" / port / "hello") == machine
@@ -155,15 +161,15 @@ def test_build_four_ports_in_one_call_and_check_reproducible(installed_home: dic
         described = subprocess.run(["file", "-b", app / "dist" / "riscv64-unknown-elf" / "hello"],
                                    capture_output=True, text=True, check=True).stdout
         assert "RISC-V" in described and "statically linked" in described
-    proc = gxc(installed_home, "build", "--check-reproducible", "-t", "riscv64-unknown-elf", cwd=app)
+    proc = gxc(home, "build", "--check-reproducible", "-t", "riscv64-unknown-elf", cwd=app)
     digest = hashlib.sha256((app / "dist" / "riscv64-unknown-elf" / "hello").read_bytes()).hexdigest()
     assert proc.stdout == (f"riscv64-unknown-elf: dist/riscv64-unknown-elf/hello\n"
                            f"riscv64-unknown-elf: reproducible sha256 {digest}\n")
 
 
-def test_build_without_targets_uses_the_pinned_ones(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_build_without_targets_uses_the_pinned_ones(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
-    proc = gxc(installed_home, "build", cwd=app)
+    proc = gxc(home, "build", cwd=app)
     assert proc.stdout == "riscv64-unknown-elf: dist/riscv64-unknown-elf/hello\nwasm: dist/wasm/hello.wasm\n"
 
 
@@ -187,7 +193,7 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
     ports = json.loads(gxc(own_home, "platform", "list", "--json", cwd=tmp_path).stdout)["ports"]
     mine = next(p for p in ports if p["name"] == "my-board")
     assert mine == {"name": "my-board", "goos": "linux", "goarch": "riscv64", "usable": True, "problems": [],
-                    "origin": str(target), "aliases": ["mb"]}
+                    "origin": str(target), "aliases": ["mb"], "shadows": None}
     assert gxc(own_home, "platform", "show", "mb").stdout == (
         f"# my-board from {target}\n"
         'name = "my-board"\n'
@@ -219,13 +225,13 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
 
 @pytest.mark.parametrize(("text", "message"), [
     ('name = "bad"\ngoos = "linux"\ngoarch = "arm"\ncompiler = "gc"\n',
-     "bad.toml:4:1: unknown key 'compiler' (known: name, aliases, description, inherits, goos, goarch, min_go, "
+     "bad.toml:4:1: unknown key \"compiler\" (known: name, aliases, description, inherits, goos, goarch, min_go, "
      "flavor, vars, env, build, cgo, runner)"),
     ('name = "bad"\ngoos = "linux"\ngoarch = "arm"\n\n[vars]\nGOARM = "8"\n',
-     "bad.toml:6:1: GOARM = '8' is not allowed (allowed: 5, 6, 7, 5,softfloat, 6,softfloat, 7,softfloat, "
+     "bad.toml:6:1: GOARM = \"8\" is not allowed (allowed: 5, 6, 7, 5,softfloat, 6,softfloat, 7,softfloat, "
      "5,hardfloat, 6,hardfloat)"),
     ('name = "bad"\ninherits = ["riscv64-unknown-elf"]\n[build]\nldflag = ["-s"]\n',
-     "bad.toml:4:1: unknown key 'ldflag' in [build] (known: tags, flags, gcflags, ldflags)"),
+     "bad.toml:4:1: unknown key \"ldflag\" in [build] (known: tags, flags, gcflags, ldflags)"),
 ])
 def test_bad_port_files_are_refused_with_line_numbers(gxc_env: dict[str, str], tmp_path: Path, text: str,
                                                       message: str) -> None:
@@ -233,14 +239,14 @@ def test_bad_port_files_are_refused_with_line_numbers(gxc_env: dict[str, str], t
     port_file.write_text(text)
     proc = gxc(gxc_env, "platform", "add", str(port_file), check=False)
     assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr == f"gxc: error: {tmp_path}/{message} (hint: fix the pin file and try again)\n"
+    assert proc.stderr == f"gxc: error: {tmp_path}/{message} (hint: fix the port file and try again)\n"
     assert not (Path(gxc_env["GXC_HOME"]) / "config" / "platforms" / "bad.toml").exists()
 
 
-def test_port_shim_builds_the_same_binary_as_gxc_build(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_port_shim_builds_the_same_binary_as_gxc_build(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
-    gxc(installed_home, "build", "-t", "riscv64-unknown-elf", cwd=app)
-    env = dict(installed_home, PATH=f"{installed_home['GXC_HOME']}/shims:{installed_home['PATH']}")
+    gxc(home, "build", "-t", "riscv64-unknown-elf", cwd=app)
+    env = dict(home, PATH=f"{home['GXC_HOME']}/shims:{home['PATH']}")
     subprocess.run(["riscv64-unknown-elf-go", "build", "-o", "via-shim", "."], cwd=app, env=env, check=True)
     assert (app / "via-shim").read_bytes() == (app / "dist" / "riscv64-unknown-elf" / "hello").read_bytes()
     goenv = subprocess.run(["riscv64-unknown-elf-go", "env", "GOOS", "GOARCH", "CGO_ENABLED"], cwd=app, env=env,
@@ -248,30 +254,30 @@ def test_port_shim_builds_the_same_binary_as_gxc_build(installed_home: dict[str,
     assert goenv.stdout == "linux\nriscv64\n0\n"
 
 
-def test_unknown_port_suggests_the_closest_names(installed_home: dict[str, str], tmp_path: Path) -> None:
-    proc = gxc(installed_home, "build", "-t", "riscv64-elf", cwd=hello_project(tmp_path / "app"), check=False)
+def test_unknown_port_suggests_the_closest_names(home: dict[str, str], tmp_path: Path) -> None:
+    proc = gxc(home, "build", "-t", "riscv64-elf", cwd=hello_project(tmp_path / "app"), check=False)
     assert (proc.returncode, proc.stderr) == (2, "gxc: error: unknown port 'riscv64-elf' (hint: did you mean "
                                                  "rv64-elf, riscv64-unknown-elf, x-riscv64-unknown-elf? "
                                                  "`gxc platform list` shows every port)\n")
 
 
-def test_port_needing_a_newer_go_names_the_minimum(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_port_needing_a_newer_go_names_the_minimum(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
     with (app / "toolchains.toml").open("a") as f:
         f.write('\n[platforms.rva23]\ninherits = ["riscv64-unknown-elf"]\n[platforms.rva23.vars]\nGORISCV64 = "rva23u64"\n')
-    proc = gxc(installed_home, "build", "-t", "rva23", cwd=app, check=False)
+    proc = gxc(home, "build", "-t", "rva23", cwd=app, check=False)
     assert (proc.returncode, proc.stderr) == (2, f"gxc: error: port rva23 cannot be built with go{NEW}: GORISCV64=rva23u64 "
                                                  f"needs go >= 1.25 (selected go{NEW}) (hint: pick another toolchain "
                                                  "with -T, or another port)\n")
 
 
-def test_missing_emulator_names_the_debian_package(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_missing_emulator_names_the_debian_package(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
     bare = tmp_path / "bin"
     bare.mkdir()
     for tool in ("sh", "env"):
         (bare / tool).symlink_to(shutil.which(tool) or f"/bin/{tool}")
-    env = dict(installed_home, PATH=str(bare))
+    env = dict(home, PATH=str(bare))
     proc = gxc(env, "run", "-t", "riscv64-unknown-elf", cwd=app, check=False)
     assert (proc.returncode, proc.stderr) == (1, "gxc: error: port riscv64-unknown-elf: no runner found on PATH "
                                                  "(qemu-riscv64) (hint: apt-get install qemu-user)\n")
@@ -281,23 +287,23 @@ def test_missing_emulator_names_the_debian_package(installed_home: dict[str, str
                                "no runner found on PATH (qemu-riscv64) (apt-get install qemu-user)"]
 
 
-def test_exec_and_env_take_a_port(installed_home: dict[str, str], tmp_path: Path) -> None:
-    proc = gxc(installed_home, "exec", "-T", NEW, "-t", "armv7-linux", "--", "go", "env", "GOOS", "GOARCH", "GOARM",
+def test_exec_and_env_take_a_port(home: dict[str, str], tmp_path: Path) -> None:
+    proc = gxc(home, "exec", "-T", NEW, "-t", "armv7-linux", "--", "go", "env", "GOOS", "GOARCH", "GOARM",
                cwd=tmp_path)
     assert proc.stdout == "linux\narm\n7\n"
-    env = json.loads(gxc(installed_home, "env", "-T", NEW, "-t", "wasm", "--shell", "json", cwd=tmp_path).stdout)
+    env = json.loads(gxc(home, "env", "-T", NEW, "-t", "wasm", "--shell", "json", cwd=tmp_path).stdout)
     assert {k: env[k] for k in ("GOOS", "GOARCH", "CGO_ENABLED", "GOTOOLCHAIN")} == {
         "GOOS": "js", "GOARCH": "wasm", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
 
 
-def test_platform_list_says_why_a_port_is_unusable(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_platform_list_says_why_a_port_is_unusable(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
     with (app / "toolchains.toml").open("a") as f:
         f.write('\n[platforms.rv32]\ngoos = "linux"\ngoarch = "riscv32"\n'
                 '\n[platforms.new-rv]\ninherits = ["riscv64-unknown-elf"]\nmin_go = "1.24"\n')
-    ports = {p["name"]: p for p in json.loads(gxc(installed_home, "platform", "list", "--json", cwd=app).stdout)["ports"]}
+    ports = {p["name"]: p for p in json.loads(gxc(home, "platform", "list", "--json", cwd=app).stdout)["ports"]}
     assert ports["rv32"]["problems"] == [f"linux/riscv32 is unknown to go{NEW}", "no runner found on PATH (none configured)"]
     assert ports["new-rv"]["problems"] == [f"needs go >= 1.24 (selected go{NEW})"]
     assert ports["riscv64-unknown-elf"]["usable"] is True
-    pairs = json.loads(gxc(installed_home, "platform", "list", "--all", "--json", cwd=app).stdout)["ports"]
+    pairs = json.loads(gxc(home, "platform", "list", "--all", "--json", cwd=app).stdout)["ports"]
     assert {"linux/riscv64", "linux-riscv64", "wasip1/wasm", "windows/arm64"} <= {p["name"] for p in pairs}

@@ -16,14 +16,14 @@ from gxc.errors import EXIT_FAILED, GxcError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gxc.cli import build, cachecmd, doctor, envcmd, install, platform, project
+    from gxc.cli import build, cachecmd, doctor, envcmd, install, platform, project, trustcmd
 
     parser = argparse.ArgumentParser(prog="gxc", description="Go toolchain manager with cross-compilation built in")
     parser.add_argument("--version", action="version", version=f"gxc {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
-    for module in (install, project, envcmd, platform, build, doctor, cachecmd):
+    for module in (install, project, envcmd, platform, build, doctor, cachecmd, trustcmd):
         module.register(subparsers)
     for verb in subparsers.choices.values():  # `gxc install -q` as well as `gxc -q install`
         verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -43,10 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:  # what follows `--` goes to go (build flags, test flags) or is the command to exec
         cut = argv.index("--")
         argv, rest = argv[:cut], argv[cut + 1:]
+    argv, go_args = split_test_args(argv)
     args = parser.parse_args(argv)
-    args.rest = rest
+    args.rest = [*go_args, *rest]
     try:
+        _check_cwd()
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not as an "Exception ignored" at exit
+    except BrokenPipeError:  # `gxc list | head -1`: the reader left; say nothing more
+        _silence_stdout()
+        return 141
     except GxcError as err:
         if args.debug:
             raise
@@ -58,7 +64,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # disk full, permission denied outside the install transaction
         if args.debug:
             raise
-        where = f" {err.filename}" if err.filename else ""
-        print(f"gxc: error:{where}: {err.strerror or err}", file=sys.stderr)
+        where = f": {err.filename}" if err.filename else ""
+        print(f"gxc: error: {err.strerror or type(err).__name__}{where}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as err:  # a bug in gxc: still one line, and the way to see more
+        if args.debug:
+            raise
+        print(f"gxc: internal error: {type(err).__name__}: {err} (hint: rerun with --debug and report it)",
+              file=sys.stderr)
         return EXIT_FAILED
     return code
+
+
+# gxc's own options of `gxc test`; everything else (packages, -run X, -v, -count=1) goes to go test in order.
+_TEST_OPTIONS_WITH_VALUE = ("-t", "--target", "-T", "--toolchain")
+_TEST_FLAGS = ("-q", "--quiet", "--debug", "-h", "--help")
+
+
+def split_test_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """For `gxc test`, pull gxc's options out and leave the rest to go test, as `go test` would see it."""
+    verb_at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if verb_at is None or argv[verb_at] != "test":
+        return argv, []
+    ours, theirs = argv[: verb_at + 1], []
+    words = iter(argv[verb_at + 1:])
+    for word in words:
+        if word in _TEST_OPTIONS_WITH_VALUE:
+            ours += [word, next(words, "")]
+        elif word.startswith(tuple(f"{o}=" for o in _TEST_OPTIONS_WITH_VALUE)) or word in _TEST_FLAGS:
+            ours.append(word)
+        else:
+            theirs.append(word)
+    return ours, theirs
+
+
+def _check_cwd() -> None:
+    import os
+
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise GxcError("the current directory was deleted", "cd to an existing directory") from None
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -29,14 +29,18 @@ def register(sub: Any) -> None:
                    help="build twice in different directories and work dirs; fail if the binaries differ")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("run", help="build for a port, then run under its runner (qemu, node)")
+    p = sub.add_parser("run", help="build for a port, then run under its runner (qemu, node)",
+                       usage="gxc run -t PORT [-T V] [PACKAGE] [-- PROGRAM ARGS...]",
+                       epilog="Arguments after -- go to the program, not to gxc: gxc run -t wasip1 -- -v input.txt")
     _common(p, many_targets=False)
     p.add_argument("package", nargs="?", default=".", metavar="PACKAGE")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("test", help="go test for ports, with each port's runner as the exec program")
+    p = sub.add_parser("test", help="go test for ports, with each port's runner as the exec program",
+                       usage="gxc test [-t PORT ...] [-T V] [PACKAGE ...] [GO TEST FLAGS] [-- TEST BINARY ARGS...]",
+                       epilog="go test flags such as -run X or -v pass through (gxc test -t wasip1 -run TestX ./...); "
+                              "arguments after -- go to go test as they are")
     _common(p)
-    p.add_argument("packages", nargs="*", default=["./..."], metavar="PACKAGE")
     p.set_defaults(func=cmd_test)
 
 
@@ -110,7 +114,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     for t in build.targets(toolchain, args.target, with_runner=True):
         go = os.path.join(toolchain.root, "bin", "go")
         sys.stdout.flush()
-        code = subprocess.run([go, "test", *t.flags, *args.packages, *args.rest], env=t.env, check=False).returncode
+        go_args = args.rest or ["./..."]
+        code = subprocess.run([go, "test", *t.flags, *go_args], env=t.env, check=False).returncode
         if code:
             print(f"gxc: go test for {t.port.name} exited {code}", file=sys.stderr)
         worst = worst or code

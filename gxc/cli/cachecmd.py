@@ -33,7 +33,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     found = cache.entries()
     if args.json:
-        print_json([{"kind": e.kind, "path": e.path, "size": e.size, "version": e.version} for e in found])
+        print_json({"entries": [{"kind": e.kind, "path": e.path, "size": e.size, "version": e.version}
+                                for e in found]})
         return 0
     for e in found:
         label = f" (go{e.version})" if e.version else ""

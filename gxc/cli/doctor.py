@@ -11,6 +11,8 @@ from gxc.cli.output import print_json
 def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="re-hash installed toolchains against their receipts")
     p.add_argument("versions", nargs="*", metavar="VERSION")
+    p.add_argument("--against-index", action="store_true",
+                   help="also compare each receipt's archive sha256 with your own release index")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
@@ -33,7 +35,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not store.is_installed(version):
             raise ToolchainNotInstalled(str(version))
         drift = store.verify(version)
-        report[str(version)] = {"modified": drift.modified, "added": drift.added, "removed": drift.removed}
+        report[str(version)] = {"modified": drift.modified, "added": drift.added, "removed": drift.removed,
+                                "mode": drift.modes}
+        if args.against_index:
+            report[str(version)]["index"] = _index_disagreement(version)
     bad = [v for v, d in report.items() if any(d.values())]
     if args.json:
         print_json({"ok": not bad, "toolchains": report})
@@ -49,20 +54,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _index_disagreement(version: Any) -> list[str]:
+    """The receipt's archive sha256 against the user's own index: [] when they agree."""
+    from gxc import config, store
+
+    receipt = store.read_receipt(version) or {}
+    filename, sha = str(receipt.get("filename", "")), str(receipt.get("sha256", ""))
+    theirs = store.user_index_sha256(version, filename, config.user_sources().index_url, offline=False)
+    if theirs is None:
+        return [f"your index does not list {filename}"]
+    if theirs != sha:
+        return [f"{filename}: installed from sha256 {sha}, your index says {theirs}"]
+    return []
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     import os
 
     from gxc import health
 
     findings = health.diagnose(os.getcwd())
+    where = health.locations()
     if args.json:
-        print_json({"ok": not findings, "problems": [
+        print_json({"ok": not findings, "locations": where, "problems": [
             {"check": f.check, "message": f.message, "fix": f.fix} for f in findings]})
-    elif not findings:
+        return 1 if findings else 0
+    for name, path in where.items():
+        print(f"{name:<10} {path}")
+    if not findings:
         print("gxc doctor: all good")
-    else:
-        for f in findings:
-            print(f"{f.check}: {f.message} (fix: {f.fix})")
+    for f in findings:
+        print(f"{f.check}: {f.message} (fix: {f.fix})")
     return 1 if findings else 0
 
 

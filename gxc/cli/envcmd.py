@@ -10,8 +10,7 @@ from typing import Any
 
 from gxc.cli.output import add_toolchain_option
 from gxc.resolve import Resolved
-
-SHELLS = ("bash", "zsh", "fish")
+from gxc.shells import SHELLS
 
 
 def register(sub: Any) -> None:
@@ -45,30 +44,18 @@ def selected(toolchain: str | None) -> Resolved:
     return resolve.resolve(resolve.select(os.getcwd(), toolchain))
 
 
-def _strip_managed_path(path: str) -> str:
-    """PATH without entries gxc put there earlier, so re-activation does not stack them."""
-    from gxc import paths
-
-    managed = (os.path.join(paths.toolchains_dir(), ""), os.path.join(paths.home(), "work", ""))
-    return os.pathsep.join(p for p in path.split(os.pathsep) if p and not p.startswith(managed))
-
-
 def environment(toolchain: Resolved, target: str | None) -> tuple[dict[str, str], list[str]]:
     """The environment to run in, and the keys gxc set in it."""
-    from gxc import workdir
+    from gxc import hookenv, workdir
 
-    base = dict(os.environ)
-    base["PATH"] = _strip_managed_path(base.get("PATH", ""))
+    base = hookenv.restored(dict(os.environ))  # what an activate hook set is not the user's own setting
     project_env: dict[str, str] = toolchain.selection.project_table.get("env", {})
     env = workdir.managed_env(str(toolchain.version), base, project_env)
-    keys = [*workdir.MANAGED_KEYS, *project_env]
     if target:
         from gxc import platforms
 
-        port_env = platforms.port_env(platforms.registry(toolchain).get(target), toolchain)
-        env.update(port_env)
-        keys += list(port_env)
-    return env, sorted(set(keys))
+        env.update(platforms.port_env(platforms.registry(toolchain).get(target), toolchain))
+    return env, workdir.set_keys(base, env)
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -89,22 +76,17 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def _quote(value: str) -> str:
-    return "'" + value.replace("'", "'\\''") + "'"
+    from gxc.shells import quote
+
+    return quote(value, "bash")
 
 
 def render(env: dict[str, str], keys: list[str], shell: str) -> str:
     if shell == "json":
         return json.dumps({k: env[k] for k in keys}, indent=2, sort_keys=True)
-    if shell == "fish":
-        lines = []
-        for k in keys:
-            if k == "PATH":
-                parts = " ".join(_quote(p) for p in env[k].split(os.pathsep))
-                lines.append(f"set -gx PATH {parts};")
-            else:
-                lines.append(f"set -gx {k} {_quote(env[k])};")
-        return "\n".join(lines)
-    return "\n".join(f"export {k}={_quote(env[k])};" for k in keys)
+    from gxc.shells import render as render_for_shell
+
+    return render_for_shell(env, keys, shell)
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -124,9 +106,9 @@ def cmd_which(args: argparse.Namespace) -> int:
             print(path)
             print(f"gxc: {toolchain.describe()}", file=sys.stderr)
             return 0
-    from gxc.errors import GxcError
+    from gxc.errors import GxcError, shown
 
-    raise GxcError(f"go{toolchain.version} has no program named {args.program!r}",
+    raise GxcError(f"go{toolchain.version} has no program named {shown(args.program)}",
                    "programs live in bin/ (go, gofmt) and pkg/tool/<os>_<arch>/ (compile, link, asm, vet...)")
 
 
@@ -143,15 +125,19 @@ _gxc_hook() {{
     [ "$d" = / ] && break
     d="${{d%/*}}"; [ -z "$d" ] && d=/
   done
-  [ "{settings}" -nt "$_GXC_STAMP" ] && changed=1
+  for f in {watched}; do
+    [ "$f" -nt "$_GXC_STAMP" ] && changed=1
+  done
   if [ -n "$changed" ] || [ "$key" != "$_GXC_KEY" ]; then
     _GXC_KEY="$key"
     : > "$_GXC_STAMP"
-    eval "$({gxc} env --shell {shell} 2>/dev/null)"
+    eval "$({python} -I -S -c {code} {package} {shell} "$_GXC_STAMP")"
   fi
 }}
-_GXC_STAMP="${{TMPDIR:-/tmp}}/gxc-activate.$$"
+_GXC_STAMP={stamp_dir}/stamp.$$
 """
+# The hook's recompute takes the shim's light path (python -I -S, no site-packages, no argparse).
+_HOOK_CODE = "import sys; sys.path.insert(0, sys.argv[1]); from gxc.hookenv import main; main()"
 
 
 def _completion(shell: str) -> str:
@@ -166,40 +152,78 @@ def _completion(shell: str) -> str:
     return ""
 
 
-def _gxc_command() -> str:
-    return f"{_quote(sys.executable)} -m gxc"
+def _stamp_dir() -> str:
+    """A private directory (0700) for the hook's stamp files: never a predictable name in /tmp."""
+    from gxc import paths
+
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    directory = os.path.join(runtime, "gxc") if runtime and os.path.isdir(runtime) else os.path.join(
+        paths.state_dir(), "activate")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    return directory
+
+
+def _hook_command(shell: str) -> tuple[str, str, str]:
+    from gxc.shells import quote
+
+    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return quote(sys.executable, shell), quote(_HOOK_CODE, shell), quote(package, shell)
+
+
+def _watched_files() -> list[str]:
+    """Files and directories whose change means the hook must recompute: default, config, trust records."""
+    from gxc import paths
+
+    return [paths.settings_path(), paths.config_path(), os.path.join(paths.trust_dir(), "allow"),
+            os.path.join(paths.trust_dir(), "deny")]
+
+
+def _fish_activate(home_line: str) -> str:
+    python, code, package = _hook_command("fish")  # fish re-evaluates on directory change: no stamp needed
+    return "\n".join(filter(None, [
+        home_line,
+        "function _gxc_hook --on-variable PWD --on-event fish_prompt",
+        "  if test \"$PWD\" != \"$_gxc_dir\"",
+        "    set -g _gxc_dir $PWD",
+        f"    {python} -I -S -c {code} {package} fish | source",
+        "  end",
+        "end",
+        "_gxc_hook",
+    ]))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from gxc import paths
+    from gxc.shells import assign, quote
 
     shims = paths.shims_dir()
-    home_line = ""
-    if os.environ.get("GXC_HOME"):
-        home_line = (f"set -gx GXC_HOME {_quote(paths.home())};" if args.shell == "fish"
-                     else f"export GXC_HOME={_quote(paths.home())};")
+    if not os.path.exists(os.path.join(shims, "go")):  # a fresh home: `go` routes through gxc from the start
+        from gxc import shims as shim_dir
+
+        shim_dir.refresh()
+    home_line = assign("GXC_HOME", paths.home(), args.shell) if os.environ.get("GXC_HOME") else ""
     if not args.activate:
-        path_line = (f"fish_add_path --prepend --global {_quote(shims)};" if args.shell == "fish"
-                     else f'export PATH={_quote(shims)}":$PATH";')
+        gobin = paths.gobin_dir()
+        path_line = (f"fish_add_path --prepend --global {quote(shims, 'fish')} {quote(gobin, 'fish')};"
+                     if args.shell == "fish"
+                     else f'export PATH={_quote(shims)}:{_quote(gobin)}":$PATH";')
         print("\n".join(filter(None, [home_line, path_line, _completion(args.shell)])))
         return 0
     if args.shell == "fish":
-        print("\n".join(filter(None, [
-            home_line,
-            "function _gxc_hook --on-variable PWD --on-event fish_prompt",
-            "  if test \"$PWD\" != \"$_gxc_dir\"",
-            "    set -g _gxc_dir $PWD",
-            f"    {_gxc_command()} env --shell fish 2>/dev/null | source",
-            "  end",
-            "end",
-            "_gxc_hook",
-        ])))
+        print(_fish_activate(home_line))
         return 0
     from gxc.pins import PIN_FILES
 
-    hook = _ACTIVATE_POSIX.format(pin_files=" ".join(PIN_FILES), settings=paths.settings_path(), gxc=_gxc_command(),
-                                  shell=args.shell)
-    install = ('PROMPT_COMMAND="_gxc_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"' if args.shell == "bash"
-               else "autoload -Uz add-zsh-hook; add-zsh-hook precmd _gxc_hook")
+    python, code, package = _hook_command(args.shell)
+    hook = _ACTIVATE_POSIX.format(pin_files=" ".join(PIN_FILES), watched=" ".join(map(_quote, _watched_files())),
+                                  python=python, code=code, package=package, shell=args.shell,
+                                  stamp_dir=_quote(_stamp_dir()))
+    if args.shell == "bash":
+        install = ('PROMPT_COMMAND="_gxc_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"\n'
+                   "[ -z \"$(trap -p EXIT)\" ] && trap 'rm -f \"$_GXC_STAMP\"' EXIT")
+    else:
+        install = ("autoload -Uz add-zsh-hook; add-zsh-hook precmd _gxc_hook\n"
+                   "_gxc_unstamp() { rm -f \"$_GXC_STAMP\"; }; add-zsh-hook zshexit _gxc_unstamp")
     print("\n".join(filter(None, [home_line, hook, install, "_gxc_hook"])))
     return 0

@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
     p.add_argument("specs", nargs="*", metavar="SPEC", help="1.22.10, go1.22.10, 1.22, 1.22.x, latest, 1.23rc1")
     p.add_argument("--force", action="store_true", help="reinstall even if installed")
     p.add_argument("--repair", action="store_true", help="re-extract a drifted toolchain from the verified archive")
+    p.add_argument("--allow-source-mismatch", action="store_true",
+                   help="install from a trusted project's [source] even where your own index disagrees")
     add_source_options(p)
     p.set_defaults(func=cmd_install)
 
@@ -48,8 +50,10 @@ def cmd_install(args: argparse.Namespace) -> int:
     if not requests:
         requests = [resolve.install_spec(selection)]
     locks = autoinstall.project_locks(selection)  # a project's lock binds every install made inside it
-    cfg = config.load(mirror=args.mirror, project_source=selection.project_table.get("source"))
-    options = store.InstallOptions(force=args.force or args.repair, offline=args.offline, locks=locks)
+    cfg = autoinstall.project_config(selection, mirror=args.mirror)
+    options = store.InstallOptions(force=args.force or args.repair, offline=args.offline, locks=locks,
+                                   user_index_url=config.user_sources(args.mirror).index_url,
+                                   allow_source_mismatch=args.allow_source_mismatch)
     reporter = TerminalReporter(args.quiet)
     from gxc import settings
 
@@ -68,12 +72,33 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
     for text in args.versions:
         version = Version.parse(text)
+        for warning in uninstall_warnings(version):
+            print(f"gxc: warning: {warning}", file=sys.stderr)
         store.uninstall(version)
         if settings.read_default() == str(version):
             settings.write_default(None)
         print(f"go{version} uninstalled")
     shims.refresh()
     return 0
+
+
+def uninstall_warnings(version: Any) -> list[str]:
+    """What removing this version changes for the default and for tracked projects."""
+    from gxc import cache, settings, store
+
+    if not store.is_installed(version):
+        return []
+    warnings = []
+    others = [v for v in store.installed_versions() if v != version]
+    default = settings.read_default()
+    if default is not None and str(version) == default:
+        warnings.append(f"go{version} is the default; no default is left (set one with `gxc use`)")
+    for path, spec in cache.tracked_pins():
+        if spec.best([*others, version]) == version:
+            after = spec.best(others)
+            then = f"it will use go{after}" if after else f"it will need `gxc install {spec}`"
+            warnings.append(f"{path} pins go {spec}: {then}")
+    return warnings
 
 
 def _human(size: int) -> str:
@@ -86,7 +111,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     default = settings.read_default()
     rows: list[dict[str, Any]] = [
         {"version": str(v), "size": store.installed_size(v), "default": str(v) == default,
-         "path": paths.toolchain_dir(str(v))}
+         "path": paths.toolchain_dir(str(v)), "source": store.source_of(v)}
         for v in reversed(store.installed_versions())
     ]
     if args.json:
@@ -96,7 +121,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no toolchains installed (try `gxc install latest`)", file=sys.stderr)
     for row in rows:
         mark = "  (default)" if row["default"] else ""
-        print(f"go{row['version']:<12} {_human(row['size']):>8}{mark}")
+        origin = f"  (from the [source] of {row['source'].removeprefix('project ')})" if row["source"] != "user" else ""
+        print(f"go{row['version']:<12} {_human(row['size']):>8}{mark}{origin}")
     return 0
 
 
@@ -116,8 +142,8 @@ def cmd_list_remote(args: argparse.Namespace) -> int:
         key=lambda r: r.version, reverse=True,
     )
     if args.json:
-        print_json([{"version": str(r.version), "stable": r.version.is_stable, "installed": r.version in installed}
-                    for r in shown])
+        print_json({"releases": [{"version": str(r.version), "stable": r.version.is_stable,
+                                  "installed": r.version in installed} for r in shown]})
         return 0
     for r in shown:
         print(f"go{r.version}" + ("  (installed)" if r.version in installed else ""))

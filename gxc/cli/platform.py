@@ -53,7 +53,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         problems = (platforms.problems(port, toolchain.version, registry.pairs, toolchain.root, need_runner=True)
                     if toolchain else [missing])
         rows.append({"name": name, "goos": port.goos, "goarch": port.goarch, "usable": not problems,
-                     "problems": [str(p) for p in problems], "origin": port.origin, "aliases": list(port.aliases)})
+                     "problems": [str(p) for p in problems], "origin": port.origin, "aliases": list(port.aliases),
+                     "shadows": registry.shadowed.get(name)})
     if args.json:
         print_json({"toolchain": str(toolchain.version) if toolchain else None, "ports": rows})
         return 0
@@ -62,6 +63,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     width = max((len(r["name"]) for r in rows), default=10)
     for r in rows:
         status = "ok" if r["usable"] else "; ".join(r["problems"])
+        if r["shadows"]:
+            status += f" (shadows built-in from {r['shadows']}; defined in {r['origin']})"
         print(f"  {r['name']:<{width}}  {r['goos'] + '/' + r['goarch']:<16} {status}")
     return 0
 
@@ -80,14 +83,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from gxc import paths, platforms, shims
-    from gxc.errors import UsageError
+    from gxc.errors import UsageError, shown
 
     raw, _ = platforms.read_port_file(args.file)
     registry, _, _ = _context(None)
     for name in (raw["name"], *raw.get("aliases", [])):
         origin = registry.origin_of(name)
         if origin not in (None, platforms.DIST_ORIGIN):
-            raise UsageError(f"port name {name!r} is already taken by {origin}",
+            raise UsageError(f"port name {shown(name)} is already taken by {origin}",
                              "rename the port or its alias, or `gxc platform remove` the old one")
     for parent in raw.get("inherits", []):
         registry.get(parent)
@@ -99,6 +102,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     except Exception:
         os.unlink(target)
         raise
+    _record_added(raw["name"], add=True)
     shims.refresh()
     print(f"added port {raw['name']} ({target})")
     return 0
@@ -107,11 +111,39 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from gxc import paths, shims
     from gxc.errors import UsageError
+    from gxc.platforms import name_problem
 
+    problem = name_problem(args.name)
+    if problem:
+        raise UsageError(problem, "name a port you added (`gxc platform list` shows them)")
     target = os.path.join(paths.user_platforms_dir(), f"{args.name}.toml")
-    if not os.path.isfile(target):
-        raise UsageError(f"{args.name!r} is not a port you added", "built-in and project ports cannot be removed")
+    if args.name not in _added() or not os.path.isfile(target):
+        raise UsageError(f"{args.name} is not a port you added with `gxc platform add`",
+                         "built-in and project ports cannot be removed")
     os.unlink(target)
+    _record_added(args.name, add=False)
     shims.refresh()
     print(f"removed port {args.name}")
     return 0
+
+
+def _added_path() -> str:
+    from gxc import paths
+
+    return os.path.join(paths.user_platforms_dir(), ".added")
+
+
+def _added() -> list[str]:
+    """Names of the ports `gxc platform add` created: the only ones `remove` deletes."""
+    try:
+        with open(_added_path(), encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def _record_added(name: str, add: bool) -> None:
+    from gxc.fsutil import atomic_write
+
+    names = [n for n in _added() if n != name] + ([name] if add else [])
+    atomic_write(_added_path(), "".join(f"{n}\n" for n in names))

@@ -15,6 +15,8 @@ def register(sub: Any) -> None:
     p.add_argument("-t", "--target", action="append", default=[], metavar="PORT", help="add a target port")
     p.add_argument("--lock", action="store_true", help="record the archive sha256 for each --host")
     p.add_argument("--host", action="append", default=[], metavar="OS/ARCH", help="host to lock (default: this one)")
+    p.add_argument("--force", action="store_true",
+                   help="pin even a version the index does not list or a port gxc does not know (with a warning)")
     p.set_defaults(func=cmd_pin)
 
     p = sub.add_parser("use", help="set the global default toolchain")
@@ -37,12 +39,29 @@ def cmd_pin(args: argparse.Namespace) -> int:
     if args.lock:  # a lock names one archive, so the pin becomes that exact version
         version, locks = pinwrite.lock_entries(spec, args.host)
         spec = VersionSpec.parse(str(version))
+    else:
+        _check_or_warn(lambda: pinwrite.check_published(spec), args.force)
+    _check_or_warn(lambda: pinwrite.check_targets(spec, args.target), args.force)
     pinwrite.write_pin(path, str(spec), args.target, locks)
     targets = f" with targets {', '.join(args.target)}" if args.target else ""
     print(f"pinned go {spec}{targets} in {path}")
     for filename, sha in locks.items():
         print(f"locked {filename} sha256 {sha}")
     return 0
+
+
+def _check_or_warn(check: Any, force: bool) -> None:
+    """Run a pin check: its error stops the pin, or with --force is only a warning."""
+    import sys
+
+    from gxc.errors import GxcError
+
+    try:
+        check()
+    except GxcError as e:
+        if not force:
+            raise
+        print(f"gxc: warning: {e.message} (pinned anyway: --force)", file=sys.stderr)
 
 
 def cmd_use(args: argparse.Namespace) -> int:
@@ -60,11 +79,25 @@ def cmd_use(args: argparse.Namespace) -> int:
 
 
 def cmd_current(args: argparse.Namespace) -> int:
-    from gxc import resolve
+    from gxc import health, resolve
 
     toolchain = resolve.resolve(resolve.select(os.getcwd(), args.toolchain))
+    selection = toolchain.selection
+    notes = list(selection.notes)
+    newer = health.toolchain_line_newer(selection, toolchain.version)
+    if newer:
+        notes.append(newer)
+    info = selection.project
+    trust = {"file": info.path, "state": info.trust_reason, "ignored": info.ignored} if info and info.trust_reason \
+        else None
     if args.json:
-        print_json({"version": str(toolchain.version), "reason": toolchain.reason, "goroot": toolchain.root})
-    else:
-        print(toolchain.describe())
+        print_json({"version": str(toolchain.version), "reason": toolchain.reason, "goroot": toolchain.root,
+                    "notes": notes, "trust": trust})
+        return 0
+    print(toolchain.describe())
+    if trust:
+        ignored = f": ignoring {', '.join(f'[{t}]' for t in trust['ignored'])}" if trust["ignored"] else ""
+        print(f"  {trust['file']} is {trust['state']}{ignored}")
+    for note in notes:
+        print(f"  note: {note}")
     return 0
