@@ -16,11 +16,16 @@ def atomic_write(path: str, data: str | bytes, executable: bool = False) -> None
     """Write through a temporary file beside `path`, then rename: readers see the old file or the new one."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-    if executable:
-        os.chmod(tmp, 0o755)  # noqa: S103 - launchers and runner wrappers are programs
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        if executable:
+            os.chmod(tmp, 0o755)  # noqa: S103 - launchers and runner wrappers are programs
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):  # a full disk leaves no half-written temporary behind
+            os.unlink(tmp)
+        raise
 
 
 def sha256_file(path: str) -> str:

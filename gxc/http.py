@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
+from urllib.parse import urljoin
 
 import requests
 
@@ -60,6 +61,24 @@ def _retry_after(response: requests.Response) -> float | None:
     return min(float(value), MAX_RETRY_AFTER_SECONDS) if value.isdigit() else None
 
 
+MAX_REDIRECTS = 10
+
+
+def _send(url: str, headers: dict[str, str], stream: bool) -> requests.Response:
+    """GET, following redirects ourselves: a hop from https to plain http is refused before it is made."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        response = session().get(current, headers=headers, stream=stream, timeout=timeouts(), allow_redirects=False)
+        if not response.is_redirect:
+            return response
+        target = urljoin(current, response.headers.get("Location", ""))
+        response.close()
+        if url.startswith("https://") and not target.startswith("https://"):
+            raise NetworkError(url, "redirected from https to plain http; refusing the downgrade")
+        current = target
+    raise NetworkError(url, f"more than {MAX_REDIRECTS} redirects")
+
+
 def check_response(url: str, response: requests.Response) -> None:
     """Raise Transient for retryable statuses, NetworkError for the rest, and refuse https->http."""
     if url.startswith("https://") and any(r.url.startswith("http://") for r in [*response.history, response]):
@@ -101,7 +120,7 @@ def _describe(e: Exception) -> str:
 
 def get(url: str, headers: dict[str, str] | None = None) -> requests.Response:
     def attempt() -> requests.Response:
-        response = session().get(url, headers=headers or {}, timeout=timeouts())
+        response = _send(url, headers or {}, stream=False)
         if response.status_code != 304:
             check_response(url, response)
         return response
@@ -111,7 +130,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> requests.Response:
 
 def stream(url: str, offset: int) -> tuple[requests.Response, Iterator[bytes]]:
     headers = {"Range": f"bytes={offset}-"} if offset else {}
-    response = session().get(url, headers=headers, stream=True, timeout=timeouts())
+    response = _send(url, headers, stream=True)
     if response.status_code == 416:
         response.close()
         raise RangeNotSatisfiable(url, offset)

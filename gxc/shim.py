@@ -43,6 +43,10 @@ def route(argv: list[str]) -> int:
 
             toolchain = install_if_configured(selection, e)
         binary = os.path.join(toolchain.root, "bin", name)
+        if not os.path.isdir(toolchain.root):  # uninstalled between resolving and here
+            from gxc.errors import ToolchainNotInstalled
+
+            raise ToolchainNotInstalled(str(toolchain.version), toolchain.reason)
         if not os.path.isfile(binary):
             from gxc import portshim
 

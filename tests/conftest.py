@@ -84,14 +84,40 @@ def gxc(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = 
     return proc
 
 
+# What tests may change in the shared home: the versions' work dirs (build caches) and the module cache.
+# (and the download cache, index cache and lock files, which are not state).
+WRITABLE_IN_SHARED_HOME = ("work", "modcache", "cache", "locks")
+
+
+def home_snapshot(home: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path outside the writable parts, with its size, mode and mtime."""
+    found = {}
+    for path in home.rglob("*"):
+        relative = path.relative_to(home)
+        if relative.parts[0] in WRITABLE_IN_SHARED_HOME:
+            continue
+        st = path.lstat()
+        found[str(relative)] = (st.st_size, st.st_mode, st.st_mtime_ns)
+    return found
+
+
 @pytest.fixture(scope="session")
-def installed_home(tmp_path_factory: pytest.TempPathFactory, shared_mirror: MirrorServer) -> dict[str, str]:
-    """A home with 1.21.13, 1.22.10 and 1.24.11 installed and 1.21.13 as default. Read only."""
+def installed_home(tmp_path_factory: pytest.TempPathFactory, shared_mirror: MirrorServer) -> Iterator[dict[str, str]]:
+    """A home with 1.21.13, 1.22.10 and 1.24.11 installed and 1.21.13 as default. Read only.
+
+    Tests run as root here, so file modes cannot enforce that: the home is compared with a snapshot at
+    the end of the session instead, and any change outside the versions' work dirs fails the session.
+    """
     home = tmp_path_factory.mktemp("installed")
     env = base_env(home, shared_mirror)
     Path(env["HOME"]).mkdir()
     gxc(env, "install", OLD, NEW, NEWEST)
-    return env
+    gxc(env, "reshim")
+    before = home_snapshot(Path(env["GXC_HOME"]))
+    yield env
+    after = home_snapshot(Path(env["GXC_HOME"]))
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    assert changed == [], f"a test changed the shared read-only home: {changed[:10]}"
 
 
 @pytest.fixture
@@ -99,10 +125,16 @@ def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
     """A writable copy of `installed_home`: toolchains hardlinked (so never modify their files), fresh work dirs."""
     env = dict(installed_home)
     dst = tmp_path / "gxc"
-    subprocess.run(["cp", "-al", installed_home["GXC_HOME"], str(dst)], check=True)
-    shutil.rmtree(dst / "work")
-    # Files gxc appends to must not stay hardlinked to the shared home (and its record of other tests' pins).
-    (dst / "tracked-pins").unlink(missing_ok=True)
+    src = Path(installed_home["GXC_HOME"])
+    dst.mkdir()
+    # Toolchain trees are hard links (never modify their files); everything gxc writes is a copy of its own.
+    subprocess.run(["cp", "-al", str(src / "toolchains"), str(dst / "toolchains")], check=True)
+    for name in ("receipts", "shims", "config", "state"):
+        if (src / name).exists():
+            shutil.copytree(src / name, dst / name, symlinks=True)
+    for name in ("settings.toml",):
+        if (src / name).exists():
+            shutil.copy2(src / name, dst / name)
     env["GXC_HOME"] = str(dst)
     env["HOME"] = str(tmp_path / "user")
     Path(env["HOME"]).mkdir()

@@ -22,8 +22,10 @@ from gxc.cli import main
 from gxc.errors import NoToolchainSelected, ToolchainNotInstalled
 
 RACE_OUTCOMES = (ToolchainNotInstalled, NoToolchainSelected)  # another worker changed what this one acts on
-# What the shim may say when a toolchain is removed between resolving and exec'ing it.
-SHIM_RACE_MESSAGES = ("is not installed", "no Go toolchain is installed", "cannot run go")
+# What the shim (exit 1) or go itself (exit 2, its tree removed right after the exec) may say when a
+# toolchain is uninstalled under a running command.
+SHIM_RACE_MESSAGES = ("is not installed", "no Go toolchain is installed", "cannot run go",
+                      "cannot find GOROOT directory")
 
 
 def cli(*args: str) -> None:
@@ -38,7 +40,7 @@ def shim(version: str) -> None:
                           capture_output=True, text=True, check=False, timeout=60)
     if proc.returncode == 0 and proc.stdout == f"go version go{version} linux/amd64\n":
         return
-    if proc.returncode == 1 and any(m in proc.stderr for m in SHIM_RACE_MESSAGES) and "Traceback" not in proc.stderr:
+    if proc.returncode in (1, 2) and any(m in proc.stderr for m in SHIM_RACE_MESSAGES) and "Traceback" not in proc.stderr:
         return
     raise AssertionError(f"shim exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
 

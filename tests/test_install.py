@@ -74,21 +74,39 @@ def test_list_shows_installed_versions_newest_first_with_default(installed_home:
     assert text[2].endswith("(default)")
 
 
-def test_install_of_installed_version_is_a_fast_no_op(installed_home: dict[str, str]) -> None:
-    started = time.monotonic()
+def test_install_of_installed_version_is_a_no_op_without_network(installed_home: dict[str, str],
+                                                                   shared_mirror: MirrorServer) -> None:
+    requests_before = len(shared_mirror.state.log)
     proc = gxc(installed_home, "install", f"go{NEW}")
     assert proc.stdout == f"go{NEW} already installed in {toolchain(installed_home, NEW)}\n"
-    assert time.monotonic() - started < 5
+    assert len(shared_mirror.state.log) == requests_before  # not even the index was asked
 
 
 def test_spec_resolution_against_the_real_index(gxc_env: dict[str, str], mirror: MirrorServer) -> None:
     assert gxc(gxc_env, "list-remote", "1.22").stdout == f"go{NEW}\n"
     assert gxc(gxc_env, "list-remote").stdout == f"go{NEWEST}\ngo{NEW}\ngo{OLD}\n"
     serve_extra_release(mirror, "1.25rc1", b"never fetched", stable=False)
-    gxc(gxc_env, "list-remote", "--json")  # cached index is revalidated below by its ETag
-    os.unlink(Path(gxc_env["GXC_HOME"]) / "cache" / "index.meta.json")
+    expire_cached_index(gxc_env)  # its ETag no longer matches: the server sends the new index
     assert gxc(gxc_env, "list-remote", "--all").stdout == f"go1.25rc1\ngo{NEWEST}\ngo{NEW}\ngo{OLD}\n"
     assert gxc(gxc_env, "list-remote").stdout == f"go{NEWEST}\ngo{NEW}\ngo{OLD}\n"
+
+
+def expire_cached_index(env: dict[str, str]) -> None:
+    """Age the cached index past its TTL, keeping its ETag, as an hour's wait would."""
+    meta_path = Path(env["GXC_HOME"]) / "cache" / "index.meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["fetched"] = 0
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_an_expired_index_is_revalidated_by_its_etag(gxc_env: dict[str, str], mirror: MirrorServer) -> None:
+    first = gxc(gxc_env, "list-remote").stdout
+    assert gxc(gxc_env, "list-remote").stdout == first  # within the TTL: no request at all
+    expire_cached_index(gxc_env)
+    assert gxc(gxc_env, "list-remote").stdout == first
+    assert [r.status for r in mirror.state.requests_for("index.json")] == [200, 304]
+    meta = json.loads((Path(gxc_env["GXC_HOME"]) / "cache" / "index.meta.json").read_text())
+    assert meta["fetched"] > 0  # a 304 renews the cached copy's age
 
 
 def test_install_resolves_partial_spec_to_newest_stable_and_skips_release_candidates(
@@ -167,9 +185,11 @@ def test_kill_during_extraction_leaves_nothing_visible_and_rerun_completes(
         if trees:
             break
         time.sleep(0.01)
+    assert trees, "the install finished or failed before a staging tree appeared: the kill would prove nothing"
+    assert proc.poll() is None
     assert listed(gxc_env) == []
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     assert listed(gxc_env) == []
     assert not toolchain(gxc_env, NEW).exists()
     gxc(gxc_env, "install", NEW)
@@ -307,7 +327,7 @@ def test_progress_bar_shows_on_a_terminal_only(gxc_env: dict[str, str]) -> None:
     proc = subprocess.CompletedProcess(child.args, child.returncode, out, "")
     assert proc.stdout == f"go{OLD} installed in {toolchain(gxc_env, OLD)}\n"
     assert shown.startswith(f"\rgo{OLD}:   0%|".encode())
-    assert b"/61.3M [" in shown and b"B/s]" in shown
+    assert b"100%|" in shown  # the bar reached the end; its exact layout is tqdm's business
     gxc(gxc_env, "uninstall", OLD)
     quiet = gxc(gxc_env, "install", OLD)  # not a terminal: no bar
     assert quiet.stderr == ""

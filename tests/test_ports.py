@@ -217,7 +217,7 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
     assert proc.stdout == f"hello from go{OLD} on linux/riscv64 port=my-board extra=board-tag args=[hi]\n".replace(
         OLD, NEW)
     clash = gxc(own_home, "platform", "add", str(port_file), check=False)
-    assert (clash.returncode, clash.stderr) == (2, f"gxc: error: port name 'my-board' is already taken by {target} "
+    assert (clash.returncode, clash.stderr) == (2, f"gxc: error: port name \"my-board\" is already taken by {target} "
                                                    "(hint: rename the port or its alias, or `gxc platform remove` the old one)\n")
     assert gxc(own_home, "platform", "remove", "my-board").stdout == "removed port my-board\n"
     assert "my-board-go" not in os.listdir(Path(own_home["GXC_HOME"]) / "shims")
@@ -256,7 +256,7 @@ def test_port_shim_builds_the_same_binary_as_gxc_build(home: dict[str, str], tmp
 
 def test_unknown_port_suggests_the_closest_names(home: dict[str, str], tmp_path: Path) -> None:
     proc = gxc(home, "build", "-t", "riscv64-elf", cwd=hello_project(tmp_path / "app"), check=False)
-    assert (proc.returncode, proc.stderr) == (2, "gxc: error: unknown port 'riscv64-elf' (hint: did you mean "
+    assert (proc.returncode, proc.stderr) == (2, "gxc: error: unknown port \"riscv64-elf\" (hint: did you mean "
                                                  "rv64-elf, riscv64-unknown-elf, x-riscv64-unknown-elf? "
                                                  "`gxc platform list` shows every port)\n")
 

@@ -294,3 +294,16 @@ def test_platform_add_refuses_a_name_that_is_a_path(own_home: dict[str, str], tm
                                                  "'.' or '-') (hint: fix the port file and try again)\n")
     assert not (Path(own_home["GXC_HOME"]).parent / "escape.toml").exists()
     assert not os.path.exists(Path(own_home["GXC_HOME"]) / "config" / "platforms" / "escape.toml")
+
+
+def test_a_file_owned_by_another_user_is_never_trusted_implicitly(own_home: dict[str, str], tmp_path: Path) -> None:
+    app = toolexec_project(tmp_path / "theirs")
+    os.chown(app / "toolchains.toml", 12345, 12345)  # root can hand the file to another account
+    env = dict(own_home, GXC_TRUSTED_PATHS=str(tmp_path))
+    proc = shim_go(env, app, "build", "-o", "hello", ".")
+    assert proc.stderr == (f"gxc: warning: ignoring [env] in {app}/toolchains.toml: not trusted ({app}/toolchains.toml "
+                           "is owned by uid 12345, not by you, so no allow-list applies) (review it, then run "
+                           f"`gxc trust {app}/toolchains.toml`)\n")
+    assert not (app / "PWNED").exists()
+    assert gxc(env, "trust", cwd=app).stderr == (f"gxc: warning: {app}/toolchains.toml is owned by uid 12345, not by "
+                                                 "you; others can change what you trust now\n")

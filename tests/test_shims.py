@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -141,6 +142,8 @@ def test_signals_reach_the_real_go_because_the_shim_execs(installed_home: dict[s
     env = shim_env(installed_home, GOCACHE=str(tmp_path / "cache"))
     child = subprocess.Popen(["go", "run", "."], cwd=app, env=env, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
+    ready, _, _ = select.select([child.stdout], [], [], 120)  # a readline that cannot hang the suite
+    assert ready, "the program printed nothing within 120 s"
     assert child.stdout.readline() == "ready\n"
     assert Path(f"/proc/{child.pid}/exe").resolve() == Path(
         f"{installed_home['GXC_HOME']}/toolchains/go{OLD}/bin/go").resolve()
@@ -148,7 +151,7 @@ def test_signals_reach_the_real_go_because_the_shim_execs(installed_home: dict[s
     assert child.wait(timeout=30) == -signal.SIGTERM
 
 
-def test_pin_keeps_comments_and_other_keys(installed_home: dict[str, str], tmp_path: Path) -> None:
+def test_pin_keeps_comments_and_other_keys(own_home: dict[str, str], tmp_path: Path) -> None:
     app = project(tmp_path / "app", **{"toolchains.toml": (
         "# Toolchain for the firmware build.\n"
         "[toolchain]\n"
@@ -158,7 +161,7 @@ def test_pin_keeps_comments_and_other_keys(installed_home: dict[str, str], tmp_p
         "# Applied to every go command\n"
         "[env]\n"
         'GOFLAGS = "-mod=mod"\n')})
-    assert gxc(installed_home, "pin", NEW, "-t", "riscv64-unknown-elf", cwd=app).stdout == (
+    assert gxc(own_home, "pin", NEW, "-t", "riscv64-unknown-elf", cwd=app).stdout == (
         f"pinned go {NEW} with targets riscv64-unknown-elf in {app}/toolchains.toml\n")
     assert (app / "toolchains.toml").read_text() == (
         "# Toolchain for the firmware build.\n"
@@ -169,7 +172,7 @@ def test_pin_keeps_comments_and_other_keys(installed_home: dict[str, str], tmp_p
         "# Applied to every go command\n"
         "[env]\n"
         'GOFLAGS = "-mod=mod"\n')
-    assert go(dict(installed_home, GXC_TRUSTED_PATHS=str(app)), app, "env", "GOFLAGS").stdout == "-mod=mod\n"
+    assert go(dict(own_home, GXC_TRUSTED_PATHS=str(app)), app, "env", "GOFLAGS").stdout == "-mod=mod\n"
 
 
 @pytest.mark.parametrize(("name", "text", "message"), [

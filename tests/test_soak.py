@@ -22,7 +22,8 @@ def test_twenty_processes_racing_leave_only_verified_trees(gxc_env: dict[str, st
     worker = Path(__file__).with_name("soak_worker.py")
     procs = [subprocess.Popen([sys.executable, str(worker), str(SECONDS), f"{OLD},{NEW}", str(seed)], env=gxc_env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in range(WORKERS)]
-    results = [(p.wait(timeout=SECONDS + 300), *p.communicate()) for p in procs]
+    outputs = [p.communicate(timeout=SECONDS + 300) for p in procs]
+    results = [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
     failures = [err for code, _, err in results if code != 0]
     assert failures == []
     operations = sum(int(out.strip() or 0) for _, out, _ in results)

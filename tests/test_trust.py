@@ -164,7 +164,10 @@ def test_doctor_finds_stale_leftovers_and_drifted_toolchains(gxc_env: dict[str, 
     listing = gxc(gxc_env, "cache", "list").stdout.splitlines()
     assert [line.split()[0] for line in listing] == ["archive", "partial", "index", "index", "total"]
     assert gxc(gxc_env, "cache", "clean").stdout.startswith("removed 4 item(s), ")
-    gxc(gxc_env, "install", "--repair", "--offline", OLD, check=False)  # the archive cache is gone: offline fails
+    offline = gxc(gxc_env, "install", "--repair", "--offline", OLD, check=False)  # the archive cache is gone
+    assert (offline.returncode, offline.stdout) == (1, "")
+    assert offline.stderr.startswith(f"gxc: error: could not fetch {gxc_env['GXC_MIRROR']}/{archive_name(OLD)}: "
+                                     "offline and the archive is not in the download cache")
     gxc(gxc_env, "install", "--repair", OLD)
     assert doctor(env, tmp_path) == (0, [])
 
@@ -189,7 +192,7 @@ def test_prune_keeps_pinned_and_default_versions(own_home: dict[str, str], tmp_p
     ("three drops, then served", [Fault("drop_after", after=1 << 20)] * 3),
     ("503, then 200", [Fault("status", status=503)]),
     ("429 with Retry-After", [Fault("status", status=429, headers={"Retry-After": "1"})]),
-    ("stall longer than the read timeout", [Fault("stall", after=4 << 20, seconds=6)]),
+    ("stall longer than the read timeout", [Fault("stall", after=4 << 20, seconds=10)]),
     ("Content-Length shorter than the body", [Fault("short_length")]),
 ])
 def test_transient_server_faults_end_in_a_verified_install(gxc_env: dict[str, str], mirror: MirrorServer,
@@ -254,6 +257,20 @@ def test_gzip_bomb_is_stopped_by_the_size_limit(gxc_env: dict[str, str], mirror:
     assert_stopped_with_nothing_left(gxc_env, "uncompressed size limit (4294967296)")
 
 
+def test_bomb_whose_headers_lie_is_stopped_by_the_inflated_bytes(gxc_env: dict[str, str], mirror: MirrorServer) -> None:
+    """Every header is small and honest about nothing: 300 MB of zeros follow the end-of-archive marker."""
+    stream = zlib.compressobj(9, zlib.DEFLATED, 31)
+    small = _tar_header("go/VERSION", 10) + b"go1.99.0\n\n".ljust(512, b"\0")
+    bomb = stream.compress(small + bytes(1024))
+    bomb += b"".join(stream.compress(bytes(16 << 20)) for _ in range(300 // 16)) + stream.flush()
+    assert len(bomb) < 1_000_000
+    serve_extra_release(mirror, "1.99.0", bomb)
+    config = Path(gxc_env["GXC_HOME"]) / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[limits]\nmax_bytes = 100000000\n")
+    assert_stopped_with_nothing_left(gxc_env, "uncompressed size limit (100000000)")
+
+
 def test_million_member_archive_is_stopped_by_the_member_limit(gxc_env: dict[str, str], mirror: MirrorServer) -> None:
     stream = zlib.compressobj(1, zlib.DEFLATED, 31)
     parts = [stream.compress(b"".join(_tar_header(f"go/f{i:07d}", 0) for i in range(start, start + 10_000)))
@@ -300,11 +317,15 @@ def test_https_to_http_redirect_is_refused() -> None:
 
 def test_hostile_tar_through_the_cli_is_refused_with_a_symlink_escape(gxc_env: dict[str, str],
                                                                      mirror: MirrorServer, tmp_path: Path) -> None:
+    canary = tmp_path / "canary"  # never a real system path: as root, a regression would write there
+    canary.mkdir()
     link = tarfile.TarInfo("go/etc")
     link.type = tarfile.SYMTYPE
-    link.linkname = "/etc"
+    link.linkname = str(canary)
     serve_extra_release(mirror, "1.99.0", tar_gz([(link, None), file_member("go/etc/cron.d/evil", b"* * * * * root")]))
     proc = gxc(gxc_env, "install", "1.99.0", check=False)
-    assert (proc.returncode, proc.stderr) == (1, "gxc: error: refusing archive member \"go/etc\": link to absolute path "
-                                                 "\"/etc\" (hint: the archive is malformed or hostile; nothing was installed)\n")
-    assert not Path("/etc/cron.d/evil").exists()
+    assert (proc.returncode, proc.stderr) == (1, f"gxc: error: refusing archive member \"go/etc\": link to absolute path "
+                                                 f"\"{canary}\" (hint: the archive is malformed or hostile; nothing was "
+                                                 "installed)\n")
+    assert list(canary.iterdir()) == []
+    assert list((Path(gxc_env["GXC_HOME"]) / "staging").iterdir()) == []
