@@ -43,3 +43,15 @@ def project_config(selection: resolve.Selection, mirror: str | None = None) -> A
 
     project_path = selection.project.path if selection.project else ""
     return config.load(mirror=mirror, project_source=selection.project_table.get("source"), project_path=project_path)
+
+
+def install_flavor(flavored: Any, selection: resolve.Selection) -> None:
+    """auto_install for a port's flavor: build (or reuse the cached build of) it now, saying so."""
+    from gxc import config, flavors, sourcebuild, store
+    from gxc.cli.output import TerminalReporter
+
+    sys.stderr.write(f"gxc: auto-installing {flavored} (a flavor build: make.bash, once per machine)\n")
+    recipe = flavors.recipe(flavored, selection.project)
+    options = store.InstallOptions(locks=project_locks(selection), user_index_url=config.user_sources().index_url)
+    build = sourcebuild.Build(str(flavored), flavored.version, recipe)
+    sourcebuild.install_built(build, project_config(selection), options, TerminalReporter(quiet=False))

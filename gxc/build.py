@@ -21,6 +21,7 @@ from gxc.errors import GxcError, UsageError
 from gxc.fsutil import atomic_write, sha256_file
 from gxc.platforms import Port
 from gxc.resolve import Resolved
+from gxc.versions import Flavored, Version
 
 BUILD_VERBS = ("build", "install", "run", "test")
 # The compiler's heap is small and cold cross builds on few cores are CPU bound: a lazier GC pace for
@@ -35,6 +36,7 @@ class Target:
     port: Port
     env: dict[str, str]
     flags: list[str]
+    toolchain: Resolved  # the flavor's build for a port with `flavor = "..."`, else the selected release
 
 
 @dataclass(frozen=True)
@@ -51,31 +53,107 @@ def exec_wrapper(toolchain: Resolved, port: Port) -> str:
     if command is None:
         missing = platforms.runner_missing(port)
         raise GxcError(f"port {port.name}: {missing.message}", missing.fix)
-    directory = os.path.join(paths.work_dir(str(toolchain.version)), "exec", port.name.replace("/", "-"))
+    directory = os.path.join(paths.work_dir(toolchain.ident), "exec", port.name.replace("/", "-"))
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"go_{port.goos}_{port.goarch}_exec")
-    args = [shlex.quote(a).replace("'{bin}'", '"$bin"').replace("{bin}", '"$bin"') for a in command] or ['"$bin"']
+    args = [shlex.quote(a).replace("'{bin}'", '"$bin"').replace("{bin}", '"$bin"')
+            .replace("'{bios}'", '"$bios"').replace("{bios}", '"$bios"') for a in command] or ['"$bin"']
     if '"$bin"' not in " ".join(args):
         args.append('"$bin"')
     exports = "".join(f"export {k}={shlex.quote(platforms.expand(v, port, toolchain.root))}\n"
                       for k, v in port.runner_env.items())
-    script = f'#!/bin/sh\n# gxc runner for port {port.name}\nbin="$1"; shift\n{exports}exec {" ".join(args)} "$@"\n'
+    bios = _bios_line() if '"$bios"' in " ".join(args) else ""
+    script = (f'#!/bin/sh\n# gxc runner for port {port.name}\nbin="$1"; shift\n{exports}{bios}'
+              f'exec {" ".join(args)} "$@"\n')
     atomic_write(path, script, executable=True)
     return directory
 
 
+_BIOS_CODE = "import sys; sys.path.insert(0, sys.argv[1]); from gxc.baremetal import main; main()"
+
+
+def _bios_line() -> str:
+    """Shell that sets $bios to the trampoline for "$bin" (gxc.baremetal), or stops with its error."""
+    import sys
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cache = os.path.join(paths.cache_dir(), "bios")
+    return (f"bios=$({shlex.quote(sys.executable)} -I -S -c {shlex.quote(_BIOS_CODE)} {shlex.quote(package)} "
+            f'"$bin" {shlex.quote(cache)}) || exit 1\n')
+
+
+def flavor_version(toolchain: Resolved, flavor: str, cwd: str) -> tuple[Version, str]:
+    """Which release of a flavor a port builds with: the pinned one, else what the module requires.
+
+    TamaGo's own launcher does the same: a module that requires github.com/usbarmory/tamago v1.25.5
+    builds with tamago-go 1.25.5 when nothing pins a version.
+    """
+    from gxc import flavors
+
+    pinned = toolchain.selection.spec is not None and toolchain.selection.reason not in ("default", "")
+    if not pinned:
+        module = flavors.registry(toolchain.selection.project).get(flavor)
+        required = flavors.required_version(module.module, cwd) if module and module.module else None
+        if required is not None and module is not None:
+            return required, f"{flavor} build of go{required}, as go.mod requires {module.module} v{required}"
+    return toolchain.version, f"{flavor} build of go{toolchain.version}; {toolchain.reason}"
+
+
+def port_toolchain(toolchain: Resolved, port: Port, cwd: str | None = None) -> Resolved:
+    """The toolchain that builds `port`: the selected release, or for a flavored port that release's flavor."""
+    if not port.flavor:
+        return toolchain
+    from gxc import flavors, store
+
+    version, reason = flavor_version(toolchain, port.flavor, cwd or os.getcwd())
+    flavored = Flavored(port.flavor, version)
+    if store.is_installed(flavored):
+        return toolchain.with_flavor(port.flavor, version, reason)
+    flavors.recipe(flavored, toolchain.selection.project)  # no recipe for this version: say which it has
+    from gxc import config
+
+    if config.load().auto_install:
+        from gxc import autoinstall
+
+        autoinstall.install_flavor(flavored, toolchain.selection)
+        return toolchain.with_flavor(port.flavor, version, reason)
+    raise UsageError(f"port {port.name} builds with {flavored}, which is not installed",
+                     f"run `gxc install {flavored}` (make.bash with the {port.flavor} recipe: minutes, once per "
+                     "machine), or set auto_install = true")
+
+
+def flavored_state(toolchain: Resolved, port: Port) -> tuple[Resolved | None, platforms.Problem | None]:
+    """For `platform list`: the toolchain a port would build with, or why there is none (never installs)."""
+    if not port.flavor:
+        return toolchain, None
+    from gxc import flavors, store
+
+    version, reason = flavor_version(toolchain, port.flavor, os.getcwd())
+    flavored = Flavored(port.flavor, version)
+    if store.is_installed(flavored):
+        return toolchain.with_flavor(port.flavor, version, reason), None
+    try:
+        flavors.recipe(flavored, toolchain.selection.project)
+    except GxcError as e:
+        return None, platforms.Problem(e.message, e.hint)
+    return None, platforms.Problem(f"needs {flavored}, not installed", f"gxc install {flavored}")
+
+
 def target(toolchain: Resolved, port: Port, reproducible: bool = False, with_runner: bool = False,
            registry: platforms.Registry | None = None) -> Target:
+    if port.flavor:
+        toolchain = port_toolchain(toolchain, port)
+        registry = platforms.registry(toolchain)  # the flavor's tree knows GOOS/GOARCH pairs the release does not
     registry = registry or platforms.registry(toolchain)
     problems = platforms.problems(port, toolchain.version, registry.pairs, toolchain.root)
     if problems:
-        raise UsageError(f"port {port.name} cannot be built with go{toolchain.version}: {problems[0].message}",
+        raise UsageError(f"port {port.name} cannot be built with {toolchain.name}: {problems[0].message}",
                          problems[0].fix)
-    env = workdir.managed_env(str(toolchain.version), os.environ, toolchain.selection.project_table.get("env"))
+    env = workdir.managed_env(toolchain.ident, os.environ, toolchain.selection.project_table.get("env"))
     env.update(platforms.port_env(port, toolchain))
     if with_runner:
         env["PATH"] = exec_wrapper(toolchain, port) + os.pathsep + env["PATH"]
-    return Target(port, env, platforms.build_flags(port, reproducible))
+    return Target(port, env, platforms.build_flags(port, reproducible), toolchain)
 
 
 def targets(toolchain: Resolved, names: list[str], reproducible: bool = False,
@@ -170,7 +248,7 @@ def rebuild_elsewhere(t: Target, packages: list[str], extra: list[str], cwd: str
         copy = os.path.join(tmp, "src", os.path.basename(root))
         shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dist", ".git"))
         env = dict(t.env, GOCACHE=os.path.join(tmp, "cache"), GOTMPDIR=tmp)
-        other = Target(t.port, env, t.flags)
+        other = Target(t.port, env, t.flags, t.toolchain)
         where = os.path.join(copy, os.path.relpath(cwd, root))
         built = build_one(other, packages, extra, where, os.path.join(tmp, "out"))
         if not built.ok:

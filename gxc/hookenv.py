@@ -77,7 +77,7 @@ def activated(base: dict[str, str], cwd: str) -> dict[str, str]:
         hint = f" (hint: {e.hint})" if e.hint else ""
         sys.stderr.write(f"gxc: error: {e.message}{hint}\n")
         return base
-    return workdir.managed_env(str(toolchain.version), base, selection.project_table.get("env"))
+    return workdir.managed_env(toolchain.ident, base, selection.project_table.get("env"))
 
 
 def _warning_ids(messages: list[str]) -> list[str]:

@@ -55,16 +55,21 @@ def toolchains_dir() -> str:
     return os.path.join(home(), "toolchains")
 
 
+def dir_name(toolchain: str) -> str:
+    """`1.22.10` -> `go1.22.10`; a flavored build `tamago@1.25.5` keeps its name."""
+    return toolchain if "@" in toolchain else "go" + toolchain
+
+
 def toolchain_dir(version: str) -> str:
-    return os.path.join(home(), "toolchains", "go" + version)
+    return os.path.join(home(), "toolchains", dir_name(version))
 
 
 def receipt_path(version: str) -> str:
-    return os.path.join(home(), "receipts", f"go{version}.json")
+    return os.path.join(home(), "receipts", f"{dir_name(version)}.json")
 
 
 def work_dir(version: str) -> str:
-    return os.path.join(home(), "work", "go" + version)
+    return os.path.join(home(), "work", dir_name(version))
 
 
 def modcache_dir() -> str:

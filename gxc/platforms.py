@@ -37,7 +37,7 @@ SCHEMA: dict[str, Any] = {
     "vars": dict, "env": dict,
     "build": {"tags": list, "flags": list, "gcflags": list, "ldflags": list},
     "cgo": {"cc": str, "sysroot": str, "debian_package": str},
-    "runner": {"candidates": list, "env": dict, "debian_package": str},
+    "runner": {"candidates": list, "env": dict, "debian_package": str, "timeout": int},
 }
 NOT_INHERITED = ("name", "aliases", "inherits", "description")
 
@@ -89,6 +89,8 @@ class Port:
     runner_candidates: tuple[tuple[str, ...], ...] = ()
     runner_env: dict[str, str] = field(default_factory=dict)
     runner_package: str = ""
+    runner_timeout: int = 0  # seconds `gxc run` waits before it stops the program (bare metal may never exit)
+    flavor: str = ""  # a toolchain flavor this port builds with (gxc.flavors); "" is the release itself
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -214,6 +216,7 @@ def _to_port(raw: dict[str, Any], origin: str) -> Port:
         cc=cgo.get("cc", ""), sysroot=cgo.get("sysroot", ""), cc_package=cgo.get("debian_package", ""),
         runner_candidates=tuple(tuple(c) for c in runner.get("candidates", [])),
         runner_env=dict(runner.get("env", {})), runner_package=runner.get("debian_package", ""),
+        runner_timeout=int(runner.get("timeout", 0)), flavor=raw.get("flavor", ""),
         raw=raw,
     )
 
@@ -377,7 +380,7 @@ def registry_for(goroot: str | None, version: str | None, project: pins.PinInfo 
 
 def registry(toolchain: Any) -> Registry:
     """The registry as seen by a resolved toolchain (gxc.resolve.Resolved)."""
-    return registry_for(toolchain.root, str(toolchain.version), toolchain.selection.project)
+    return registry_for(toolchain.root, toolchain.ident, toolchain.selection.project)
 
 
 # What a port adds to a build.
@@ -389,6 +392,7 @@ def wasm_dir(goroot: str) -> str:
 
 
 def expand(template: str, port: Port, goroot: str, binary: str = "{bin}") -> str:
+    """Fill a runner argument; `{bin}` and `{bios}` stay for the exec wrapper, which knows the binary."""
     return (template.replace("{goroot}", goroot).replace("{wasm_dir}", wasm_dir(goroot))
             .replace("{sysroot}", port.sysroot).replace("{gxc_runners}", RUNNERS_DIR).replace("{bin}", binary))
 

@@ -14,11 +14,13 @@ def run(name: str, toolchain: Resolved, args: list[str]) -> int:
     from gxc import build, platforms
 
     port = platforms.registry(toolchain).get(name[: -len("-go")])
-    target = build.target(toolchain, port, with_runner=platforms.runner(port, toolchain.root) is not None)
+    target = build.target(toolchain, port)
+    if platforms.runner(port, target.toolchain.root) is not None:  # `go test` and `go run` use it when found
+        target.env["PATH"] = build.exec_wrapper(target.toolchain, port) + os.pathsep + target.env["PATH"]
     if args and args[0] in build.BUILD_VERBS:
         args = [args[0], *target.flags, *args[1:]]
     elif args and args[0] in build.TAG_ONLY_VERBS and port.tags:
         args = [args[0], "-tags=" + ",".join(port.tags), *args[1:]]
-    go = os.path.join(toolchain.root, "bin", "go")
+    go = os.path.join(target.env["GOROOT"], "bin", "go")  # a flavored port builds with its flavor's go
     os.execve(go, [go, *args], target.env)
     return 1

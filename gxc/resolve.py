@@ -38,14 +38,25 @@ class Selection:
 
 
 class Resolved:
-    __slots__ = ("reason", "root", "selection", "version")
+    """A chosen toolchain: its version, why, and where it lives. `ident` names its directories:
+    `1.22.10` for go1.22.10, `tamago@1.25.5` for a flavor's build of that release."""
 
-    def __init__(self, version: Version, reason: str, selection: Selection) -> None:
+    __slots__ = ("ident", "reason", "root", "selection", "version")
+
+    def __init__(self, version: Version, reason: str, selection: Selection, flavor: str = "") -> None:
         self.version, self.reason, self.selection = version, reason, selection
-        self.root = paths.toolchain_dir(str(version))
+        self.ident = f"{flavor}@{version}" if flavor else str(version)
+        self.root = paths.toolchain_dir(self.ident)
+
+    @property
+    def name(self) -> str:
+        return paths.dir_name(self.ident)
+
+    def with_flavor(self, flavor: str, version: Version, reason: str) -> Resolved:
+        return Resolved(version, reason, self.selection, flavor)
 
     def describe(self) -> str:
-        return f"go{self.version} ({self.reason})"
+        return f"{self.name} ({self.reason})"
 
 
 def installed_versions() -> list[Version]:

@@ -51,7 +51,7 @@ def route(argv: list[str]) -> int:
             from gxc import portshim
 
             return portshim.run(name, toolchain, args)
-        env = workdir.managed_env(str(toolchain.version), os.environ, selection.project_table.get("env"))
+        env = workdir.managed_env(toolchain.ident, os.environ, selection.project_table.get("env"))
         os.execve(binary, [binary, *args], env)
     except GxcError as e:
         hint = f" (hint: {e.hint})" if e.hint else ""

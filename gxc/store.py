@@ -33,7 +33,7 @@ from gxc.errors import (
 )
 from gxc.fsutil import atomic_write, sha256_file
 from gxc.index import Release, ReleaseFile
-from gxc.versions import Version, VersionSpec
+from gxc.versions import Flavored, Version, VersionSpec
 
 
 class Reporter(Protocol):
@@ -79,11 +79,32 @@ def installed_versions() -> list[Version]:
     return listing()
 
 
-def is_installed(version: Version) -> bool:
+def installed_flavors() -> list[Flavored]:
+    """Flavored builds (`tamago@1.25.5`), installed beside the releases."""
+    try:
+        names = os.listdir(paths.toolchains_dir())
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        if "@" in name:
+            try:
+                found.append(Flavored.parse(name))
+            except GxcError:
+                continue
+    return sorted(found)
+
+
+def parse_installed_name(text: str) -> Version | Flavored:
+    """What `uninstall`, `verify` and `list` take: `1.22.10`, `go1.22.10` or `tamago@1.25.5`."""
+    return Flavored.parse(text) if "@" in text else Version.parse(text)
+
+
+def is_installed(version: Version | Flavored) -> bool:
     return os.path.isdir(paths.toolchain_dir(str(version)))
 
 
-def read_receipt(version: Version) -> dict[str, Any] | None:
+def read_receipt(version: Version | Flavored) -> dict[str, Any] | None:
     try:
         with open(paths.receipt_path(str(version)), encoding="utf-8") as f:
             data: dict[str, Any] = json.load(f)
@@ -106,7 +127,7 @@ def _remove_tree(path: str) -> None:
 
 def _clean_stale(version: str) -> None:
     """Remove what a killed run left for this version; safe because we hold its lock."""
-    for leftover in glob.glob(os.path.join(paths.staging_dir(), f"go{version}-*")):
+    for leftover in glob.glob(os.path.join(paths.staging_dir(), f"{glob.escape(paths.dir_name(version))}-*")):
         _remove_tree(leftover)
 
 
@@ -279,7 +300,7 @@ def version_lock(version: str) -> Any:
     from filelock import FileLock
 
     os.makedirs(paths.locks_dir(), exist_ok=True)
-    return FileLock(os.path.join(paths.locks_dir(), f"go{version}.lock"))
+    return FileLock(os.path.join(paths.locks_dir(), f"{paths.dir_name(version)}.lock"))
 
 
 def install(spec: VersionSpec, config: Config, options: InstallOptions | None = None,
@@ -310,7 +331,7 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
         raise
 
 
-def uninstall(version: Version) -> None:
+def uninstall(version: Version | Flavored) -> None:
     from gxc.errors import ToolchainNotInstalled
 
     name = str(version)
@@ -354,7 +375,7 @@ def current_tree(root: str) -> dict[str, str]:
     return tree
 
 
-def verify(version: Version) -> Drift:
+def verify(version: Version | Flavored) -> Drift:
     receipt = read_receipt(version)
     if receipt is None:
         raise GxcError(f"go{version} has no receipt to verify against", f"run `gxc install --force {version}`")
@@ -375,13 +396,13 @@ def verify(version: Version) -> Drift:
     )
 
 
-def source_of(version: Version) -> str:
+def source_of(version: Version | Flavored) -> str:
     """"user", or "project <path>" for a toolchain a project's [source] chose."""
     receipt = read_receipt(version) or {}
     return str(receipt.get("source", "user"))
 
 
-def installed_size(version: Version) -> int:
+def installed_size(version: Version | Flavored) -> int:
     receipt = read_receipt(version)
     return int(receipt.get("size", 0)) if receipt else 0
 

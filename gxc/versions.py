@@ -134,3 +134,49 @@ class VersionSpec:
         if self.kind == "latest":
             return "latest"
         return ".".join(str(p) for p in self.prefix)
+
+
+class Flavored:
+    """A flavor's build of one release: `tamago@1.25.5` (installed beside go1.25.5, never instead of it)."""
+
+    __slots__ = ("flavor", "version")
+
+    def __init__(self, flavor: str, version: Version) -> None:
+        self.flavor, self.version = flavor, version
+
+    @classmethod
+    def parse(cls, text: str) -> Flavored:
+        flavor, at, version = text.strip().partition("@")
+        if not at or not flavor or not _is_flavor_name(flavor):
+            raise BadVersion(text)
+        parsed = Version.parse(version)
+        if parsed.patch is None:
+            raise BadVersion(text)  # a flavor builds one exact release
+        return cls(flavor, parsed)
+
+    def __str__(self) -> str:
+        return f"{self.flavor}@{self.version}"
+
+    def __repr__(self) -> str:
+        return f"Flavored({self})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Flavored) and (other.flavor, other.version) == (self.flavor, self.version)
+
+    def __hash__(self) -> int:
+        return hash((self.flavor, self.version))
+
+    def __lt__(self, other: Flavored) -> bool:
+        return (self.flavor, self.version.key) < (other.flavor, other.version.key)
+
+
+_FLAVOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _is_flavor_name(name: str) -> bool:
+    """Flavor names become directory names: lower-case letters, digits, '-' and '_' only."""
+    return bool(name) and set(name) <= _FLAVOR_CHARS and name[0] not in "-_"
+
+
+def is_flavored(text: str) -> bool:
+    return "@" in text

@@ -139,3 +139,46 @@ def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
     env["HOME"] = str(tmp_path / "user")
     Path(env["HOME"]).mkdir()
     return env
+
+
+# Flavors: tamago@1.25.5 from the TamaGo patch in ../shared/fixtures, built once per machine.
+BASE, BOOTSTRAP = "1.25.5", "1.24.11"
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+TAMAGO_PATCH = FIXTURES / "tamago" / "tamago-go1.25.5.patch"
+TAMAGO_SHA = "cad49449dc594358e9910145569a44e47ae1173135e563361083c5fa673112bb"
+BUILD_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gxc-test-builds"
+
+
+@pytest.fixture(scope="session")
+def flavor_mirror() -> Iterator[MirrorServer]:
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "make-mirror"), BASE, BOOTSTRAP], check=True,
+                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    server = MirrorServer(Path(out)).start()
+    yield server
+    server.stop()
+
+
+def recipe_project(root: Path, patch: Path = TAMAGO_PATCH, sha: str = TAMAGO_SHA, version: str = BASE) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "toolchains.toml").write_text(
+        f'[toolchain]\ngo = "{version}"\n\n[flavors.tamago.versions."{version}"]\n'
+        f'patches = [{{ path = "{patch}", sha256 = "{sha}" }}]\n')
+    return root
+
+
+def flavor_env(home: Path, server: MirrorServer, trusted: Path) -> dict[str, str]:
+    env = base_env(home, server)
+    env.update(GXC_BUILD_CACHE=str(BUILD_CACHE), GXC_TRUSTED_PATHS=str(trusted))
+    Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+@pytest.fixture(scope="session")
+def tamago_home(tmp_path_factory: pytest.TempPathFactory, flavor_mirror: MirrorServer) -> dict[str, str]:
+    """A home with go1.24.11 (the bootstrap) and tamago@1.25.5 built from the fixture patch. Read only."""
+    root = tmp_path_factory.mktemp("tamago")
+    project = recipe_project(root / "project")
+    env = flavor_env(root, flavor_mirror, project)
+    gxc(env, "install", f"tamago@{BASE}", cwd=project, timeout=1800)
+    env["TAMAGO_PROJECT"] = str(project)
+    return env

@@ -142,14 +142,16 @@ def test_one_failing_port_fails_the_build_and_the_others_still_build(installed_h
     proc = gxc(installed_home, "build", "-t", "linux/riscv64", "-t", "wasip1", cwd=app, check=False)
     assert proc.returncode == 1
     assert proc.stdout == "linux/riscv64: dist/linux-riscv64/m\n"
-    assert "wasip1: ./broken_wasip1.go:3:19: undefined: undefined" in proc.stderr.splitlines()
+    assert any(line.startswith("wasip1: ./broken_wasip1.go:3:") and line.endswith("undefined: undefined")
+               for line in proc.stderr.splitlines())
     assert proc.stderr.endswith(f"gxc: error: build failed for wasip1 (go{OLD}) (hint: see the compiler output above)\n")
 
 
+# Each port is one `go build` process: the tools it starts share it as their parent.
 TOOLEXEC_LOG = """#!/bin/sh
-echo "start $GOOS $(date +%s.%N)" >> {log}
+echo "start $PPID $(date +%s.%N)" >> {log}
 "$@"; rc=$?
-echo "end $GOOS $(date +%s.%N)" >> {log}
+echo "end $PPID $(date +%s.%N)" >> {log}
 exit $rc
 """
 
@@ -157,9 +159,9 @@ exit $rc
 def build_intervals(log: Path) -> dict[str, tuple[float, float]]:
     spans: dict[str, list[float]] = {}
     for line in log.read_text().splitlines():
-        _, goos, when = line.split()
-        spans.setdefault(goos, []).append(float(when))
-    return {goos: (min(times), max(times)) for goos, times in spans.items()}
+        _, build, when = line.split()
+        spans.setdefault(build, []).append(float(when))
+    return {build: (min(times), max(times)) for build, times in spans.items()}
 
 
 def test_ports_build_in_parallel_and_j1_builds_one_at_a_time(installed_home: dict[str, str], tmp_path: Path) -> None:
@@ -192,7 +194,7 @@ NON_REPRODUCIBLE = """#!/bin/sh
 "$@" || exit $?
 case "$1" in
   */link) out=; prev=; for a in "$@"; do [ "$prev" = -o ] && out=$a; prev=$a; done
-          head -c 16 /dev/urandom >> "$out" ;;
+          if [ -n "$out" ]; then head -c 16 /dev/urandom >> "$out"; fi ;;  # not for `link -V=full`
 esac
 """
 

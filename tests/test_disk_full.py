@@ -40,7 +40,7 @@ def small_fs() -> Iterator[Callable[[Path, str], Path]]:
 
 
 def fill(directory: Path) -> None:
-    with (directory / "filler").open("wb") as f:
+    with (directory / "filler").open("wb", buffering=0) as f:
         try:
             while True:
                 f.write(bytes(4096))

@@ -34,7 +34,7 @@ func main() {
 """
 EXTRA_DEFAULT = '//go:build !board\n\npackage main\n\nconst extra = "plain"\n'
 EXTRA_BOARD = '//go:build board\n\npackage main\n\nconst extra = "board-tag"\n'
-QEMU_PORTS = {"riscv64-unknown-elf": "linux/riscv64", "armv7-linux": "linux/arm",
+QEMU_PORTS = {"riscv64-linux": "linux/riscv64", "armv7-linux": "linux/arm",
               "aarch64-linux-gnu": "linux/arm64", "mipsel-softfloat": "linux/mipsle"}
 
 
@@ -53,7 +53,7 @@ def hello_project(root: Path, go: str = NEW) -> Path:
     ports = "".join(
         f'\n[platforms.x-{name}]\ninherits = ["{name}"]\n[platforms.x-{name}.build]\nldflags = ["-X main.port={name}"]\n'
         for name in QEMU_PORTS)
-    (root / "toolchains.toml").write_text(f'[toolchain]\ngo = "{go}"\ntargets = ["riscv64-unknown-elf", "wasm"]\n{ports}')
+    (root / "toolchains.toml").write_text(f'[toolchain]\ngo = "{go}"\ntargets = ["riscv64-linux", "wasm"]\n{ports}')
     return root
 
 
@@ -130,17 +130,17 @@ def test_go_test_runs_under_qemu_and_failures_fail_the_command(home: dict[str, s
     (app / "go.mod").write_text("module example.com/lib\n\ngo 1.21\n")
     (app / "calc" / "calc.go").write_text(LIB)
     (app / "calc" / "calc_test.go").write_text(LIB_TEST.replace("WANT", "4"))
-    proc = gxc(home, "test", "-T", NEW, "-t", "riscv64-unknown-elf", "./...", "--", "-count=1", cwd=app)
+    proc = gxc(home, "test", "-T", NEW, "-t", "riscv64-linux", "./...", "--", "-count=1", cwd=app)
     assert proc.stdout.startswith("ok  \texample.com/lib/calc\t")
     (app / "calc" / "calc_test.go").write_text(LIB_TEST.replace("WANT", "5"))
-    proc = gxc(home, "test", "-T", NEW, "-t", "riscv64-unknown-elf", "./...", "--", "-count=1", cwd=app,
+    proc = gxc(home, "test", "-T", NEW, "-t", "riscv64-linux", "./...", "--", "-count=1", cwd=app,
                check=False)
     assert proc.returncode == 1
     assert "Add(2, 2) = 4" in proc.stdout
-    assert proc.stderr == "gxc: go test for riscv64-unknown-elf exited 1\n"
+    assert proc.stderr == "gxc: go test for riscv64-linux exited 1\n"
 
 
-ELF_MACHINES = {"riscv64-unknown-elf": (243, 2), "armv7-linux": (40, 1), "aarch64-linux-gnu": (183, 2),
+ELF_MACHINES = {"riscv64-linux": (243, 2), "armv7-linux": (40, 1), "aarch64-linux-gnu": (183, 2),
                 "mipsel-softfloat": (8, 1)}
 
 
@@ -158,26 +158,26 @@ def test_build_four_ports_in_one_call_and_check_reproducible(home: dict[str, str
     for port, machine in ELF_MACHINES.items():
         assert elf_machine(app / "dist" / port / "hello") == machine
     if shutil.which("file"):
-        described = subprocess.run(["file", "-b", app / "dist" / "riscv64-unknown-elf" / "hello"],
+        described = subprocess.run(["file", "-b", app / "dist" / "riscv64-linux" / "hello"],
                                    capture_output=True, text=True, check=True).stdout
         assert "RISC-V" in described and "statically linked" in described
-    proc = gxc(home, "build", "--check-reproducible", "-t", "riscv64-unknown-elf", cwd=app)
-    digest = hashlib.sha256((app / "dist" / "riscv64-unknown-elf" / "hello").read_bytes()).hexdigest()
-    assert proc.stdout == (f"riscv64-unknown-elf: dist/riscv64-unknown-elf/hello\n"
-                           f"riscv64-unknown-elf: reproducible sha256 {digest}\n")
+    proc = gxc(home, "build", "--check-reproducible", "-t", "riscv64-linux", cwd=app)
+    digest = hashlib.sha256((app / "dist" / "riscv64-linux" / "hello").read_bytes()).hexdigest()
+    assert proc.stdout == (f"riscv64-linux: dist/riscv64-linux/hello\n"
+                           f"riscv64-linux: reproducible sha256 {digest}\n")
 
 
 def test_build_without_targets_uses_the_pinned_ones(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
     proc = gxc(home, "build", cwd=app)
-    assert proc.stdout == "riscv64-unknown-elf: dist/riscv64-unknown-elf/hello\nwasm: dist/wasm/hello.wasm\n"
+    assert proc.stdout == "riscv64-linux: dist/riscv64-linux/hello\nwasm: dist/wasm/hello.wasm\n"
 
 
 MY_BOARD = """# A board of ours: the generic RISC-V port plus a tag and a stamp.
 name = "my-board"
 aliases = ["mb"]
 description = "our RISC-V board"
-inherits = ["riscv64-unknown-elf"]
+inherits = ["riscv64-linux"]
 
 [build]
 tags = ["board"]
@@ -199,7 +199,7 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
         'name = "my-board"\n'
         'aliases = ["mb"]\n'
         'description = "our RISC-V board"\n'
-        'inherits = ["riscv64-unknown-elf"]\n'
+        'inherits = ["riscv64-linux"]\n'
         'goos = "linux"\n'
         'goarch = "riscv64"\n'
         'min_go = "1.14"\n'
@@ -230,7 +230,7 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
     ('name = "bad"\ngoos = "linux"\ngoarch = "arm"\n\n[vars]\nGOARM = "8"\n',
      "bad.toml:6:1: GOARM = \"8\" is not allowed (allowed: 5, 6, 7, 5,softfloat, 6,softfloat, 7,softfloat, "
      "5,hardfloat, 6,hardfloat)"),
-    ('name = "bad"\ninherits = ["riscv64-unknown-elf"]\n[build]\nldflag = ["-s"]\n',
+    ('name = "bad"\ninherits = ["riscv64-linux"]\n[build]\nldflag = ["-s"]\n',
      "bad.toml:4:1: unknown key \"ldflag\" in [build] (known: tags, flags, gcflags, ldflags)"),
 ])
 def test_bad_port_files_are_refused_with_line_numbers(gxc_env: dict[str, str], tmp_path: Path, text: str,
@@ -245,11 +245,11 @@ def test_bad_port_files_are_refused_with_line_numbers(gxc_env: dict[str, str], t
 
 def test_port_shim_builds_the_same_binary_as_gxc_build(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
-    gxc(home, "build", "-t", "riscv64-unknown-elf", cwd=app)
+    gxc(home, "build", "-t", "riscv64-linux", cwd=app)
     env = dict(home, PATH=f"{home['GXC_HOME']}/shims:{home['PATH']}")
-    subprocess.run(["riscv64-unknown-elf-go", "build", "-o", "via-shim", "."], cwd=app, env=env, check=True)
-    assert (app / "via-shim").read_bytes() == (app / "dist" / "riscv64-unknown-elf" / "hello").read_bytes()
-    goenv = subprocess.run(["riscv64-unknown-elf-go", "env", "GOOS", "GOARCH", "CGO_ENABLED"], cwd=app, env=env,
+    subprocess.run(["riscv64-linux-go", "build", "-o", "via-shim", "."], cwd=app, env=env, check=True)
+    assert (app / "via-shim").read_bytes() == (app / "dist" / "riscv64-linux" / "hello").read_bytes()
+    goenv = subprocess.run(["riscv64-linux-go", "env", "GOOS", "GOARCH", "CGO_ENABLED"], cwd=app, env=env,
                            capture_output=True, text=True, check=True)
     assert goenv.stdout == "linux\nriscv64\n0\n"
 
@@ -257,14 +257,14 @@ def test_port_shim_builds_the_same_binary_as_gxc_build(home: dict[str, str], tmp
 def test_unknown_port_suggests_the_closest_names(home: dict[str, str], tmp_path: Path) -> None:
     proc = gxc(home, "build", "-t", "riscv64-elf", cwd=hello_project(tmp_path / "app"), check=False)
     assert (proc.returncode, proc.stderr) == (2, "gxc: error: unknown port \"riscv64-elf\" (hint: did you mean "
-                                                 "rv64-elf, riscv64-unknown-elf, x-riscv64-unknown-elf? "
+                                                 "rv64-elf, riscv64-linux, x-riscv64-linux? "
                                                  "`gxc platform list` shows every port)\n")
 
 
 def test_port_needing_a_newer_go_names_the_minimum(home: dict[str, str], tmp_path: Path) -> None:
     app = hello_project(tmp_path / "app")
     with (app / "toolchains.toml").open("a") as f:
-        f.write('\n[platforms.rva23]\ninherits = ["riscv64-unknown-elf"]\n[platforms.rva23.vars]\nGORISCV64 = "rva23u64"\n')
+        f.write('\n[platforms.rva23]\ninherits = ["riscv64-linux"]\n[platforms.rva23.vars]\nGORISCV64 = "rva23u64"\n')
     proc = gxc(home, "build", "-t", "rva23", cwd=app, check=False)
     assert (proc.returncode, proc.stderr) == (2, f"gxc: error: port rva23 cannot be built with go{NEW}: GORISCV64=rva23u64 "
                                                  f"needs go >= 1.25 (selected go{NEW}) (hint: pick another toolchain "
@@ -278,8 +278,8 @@ def test_missing_emulator_names_the_debian_package(home: dict[str, str], tmp_pat
     for tool in ("sh", "env"):
         (bare / tool).symlink_to(shutil.which(tool) or f"/bin/{tool}")
     env = dict(home, PATH=str(bare))
-    proc = gxc(env, "run", "-t", "riscv64-unknown-elf", cwd=app, check=False)
-    assert (proc.returncode, proc.stderr) == (1, "gxc: error: port riscv64-unknown-elf: no runner found on PATH "
+    proc = gxc(env, "run", "-t", "riscv64-linux", cwd=app, check=False)
+    assert (proc.returncode, proc.stderr) == (1, "gxc: error: port riscv64-linux: no runner found on PATH "
                                                  "(qemu-riscv64) (hint: apt-get install qemu-user)\n")
     listing = json.loads(gxc(env, "platform", "list", "--json", cwd=app).stdout)["ports"]
     gnu = next(p for p in listing if p["name"] == "riscv64-linux-gnu")
@@ -300,10 +300,10 @@ def test_platform_list_says_why_a_port_is_unusable(home: dict[str, str], tmp_pat
     app = hello_project(tmp_path / "app")
     with (app / "toolchains.toml").open("a") as f:
         f.write('\n[platforms.rv32]\ngoos = "linux"\ngoarch = "riscv32"\n'
-                '\n[platforms.new-rv]\ninherits = ["riscv64-unknown-elf"]\nmin_go = "1.24"\n')
+                '\n[platforms.new-rv]\ninherits = ["riscv64-linux"]\nmin_go = "1.24"\n')
     ports = {p["name"]: p for p in json.loads(gxc(home, "platform", "list", "--json", cwd=app).stdout)["ports"]}
     assert ports["rv32"]["problems"] == [f"linux/riscv32 is unknown to go{NEW}", "no runner found on PATH (none configured)"]
     assert ports["new-rv"]["problems"] == [f"needs go >= 1.24 (selected go{NEW})"]
-    assert ports["riscv64-unknown-elf"]["usable"] is True
+    assert ports["riscv64-linux"]["usable"] is True
     pairs = json.loads(gxc(home, "platform", "list", "--all", "--json", cwd=app).stdout)["ports"]
     assert {"linux/riscv64", "linux-riscv64", "wasip1/wasm", "windows/arm64"} <= {p["name"] for p in pairs}

@@ -63,7 +63,7 @@ def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
     for expected in ("go version go1.22.10 linux/amd64", "go version go1.21.13 linux/amd64",
                      "hello from go1.21.13 on linux/riscv64 (args: from qemu)",
                      "hello from go1.21.13 on wasip1/wasm (args: from node)",
-                     "riscv64-unknown-elf: dist/riscv64-unknown-elf/hello", "wasip1: dist/wasip1/hello.wasm",
+                     "riscv64-linux: dist/riscv64-linux/hello", "wasip1: dist/wasip1/hello.wasm",
                      "go1.22.10 (pinned by " + str(ROOT / "toolchains.toml") + ")"):
         assert expected in lines
     assert [p for p in tmp_path.iterdir() if p.name.startswith("gxc-demo.")] == []  # it cleans up after itself

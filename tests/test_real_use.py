@@ -225,9 +225,9 @@ def test_pin_refuses_unknown_versions_and_ports_unless_forced(own_home: dict[str
     proc = gxc(own_home, "pin", "1.19.3", cwd=app, check=False)
     assert (proc.returncode, proc.stderr) == (1, 'gxc: error: no Go release matches "1.19.3" (hint: run `gxc '
                                                  "list-remote --all` to see what the index offers)\n")
-    proc = gxc(own_home, "pin", NEW, "-t", "riscv64-unknown-elfx", cwd=app, check=False)
+    proc = gxc(own_home, "pin", NEW, "-t", "riscv64-linuxx", cwd=app, check=False)
     assert proc.returncode == 2
-    assert proc.stderr.startswith('gxc: error: unknown port "riscv64-unknown-elfx" (hint: did you mean riscv64-unknown-elf')
+    assert proc.stderr.startswith('gxc: error: unknown port "riscv64-linuxx" (hint: did you mean riscv64-linux')
     assert not (app / "toolchains.toml").exists()
     forced = gxc(own_home, "pin", "1.19.3", "--force", cwd=app)
     assert forced.stderr == 'gxc: warning: no Go release matches "1.19.3" (pinned anyway: --force)\n'

@@ -128,12 +128,12 @@ def test_activate_restores_the_shell_when_leaving_projects(own_home: dict[str, s
 
 @pytest.mark.parametrize("shell", ["bash", "zsh"])
 def test_activate_reports_errors_once_per_directory_change_and_notices_edits(
-        installed_home: dict[str, str], tmp_path: Path, shell: str) -> None:
+        own_home: dict[str, str], tmp_path: Path, shell: str) -> None:
     require(shell)
     app = tmp_path / "app"
     app.mkdir()
     (app / ".go-version").write_text("1.19.3\n")  # not installed
-    env = dict(installed_home, TERM="dumb")
+    env = dict(own_home, TERM="dumb")
     proc = interactive(shell, tmp_path, env, [
         f"cd {app}", "true", "true",  # three prompts in the same directory: one error
         f"cd {tmp_path}", f"cd {app}",  # a directory change: the error again
@@ -143,7 +143,7 @@ def test_activate_reports_errors_once_per_directory_change_and_notices_edits(
     errors = [line for line in proc.stderr.splitlines() if "gxc: error:" in line]
     assert errors == ["gxc: error: go1.19.3 is not installed (pinned by " + f"{app}/.go-version) "
                       "(hint: run `gxc install 1.19.3`)"] * 2
-    assert read_snapshot(tmp_path, "edited")["GOROOT"] == f"{installed_home['GXC_HOME']}/toolchains/go{NEW}"
+    assert read_snapshot(tmp_path, "edited")["GOROOT"] == f"{own_home['GXC_HOME']}/toolchains/go{NEW}"
 
 
 def test_activate_keeps_its_stamp_private_and_removes_it(installed_home: dict[str, str], tmp_path: Path) -> None:
@@ -159,12 +159,12 @@ def test_activate_keeps_its_stamp_private_and_removes_it(installed_home: dict[st
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh"])
-def test_untrusted_warning_shows_once_per_shell(installed_home: dict[str, str], tmp_path: Path, shell: str) -> None:
+def test_untrusted_warning_shows_once_per_shell(own_home: dict[str, str], tmp_path: Path, shell: str) -> None:
     require(shell)
     app = tmp_path / "app"
     (app / "sub").mkdir(parents=True)
     (app / "toolchains.toml").write_text(f'[toolchain]\ngo = "{NEW}"\n[env]\nFOO = "x"\n')
-    proc = interactive(shell, tmp_path, dict(installed_home, TERM="dumb"),
+    proc = interactive(shell, tmp_path, dict(own_home, TERM="dumb"),
                        [f"cd {app}", f"cd {app}/sub", f"cd {app}", snapshot(tmp_path, "seen")])
     warnings = [line for line in proc.stderr.splitlines() if "gxc: warning:" in line]
     assert len(warnings) == 1, proc.stderr

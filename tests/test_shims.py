@@ -161,13 +161,13 @@ def test_pin_keeps_comments_and_other_keys(own_home: dict[str, str], tmp_path: P
         "# Applied to every go command\n"
         "[env]\n"
         'GOFLAGS = "-mod=mod"\n')})
-    assert gxc(own_home, "pin", NEW, "-t", "riscv64-unknown-elf", cwd=app).stdout == (
-        f"pinned go {NEW} with targets riscv64-unknown-elf in {app}/toolchains.toml\n")
+    assert gxc(own_home, "pin", NEW, "-t", "riscv64-linux", cwd=app).stdout == (
+        f"pinned go {NEW} with targets riscv64-linux in {app}/toolchains.toml\n")
     assert (app / "toolchains.toml").read_text() == (
         "# Toolchain for the firmware build.\n"
         "[toolchain]\n"
         f'go = "{NEW}"  # bumped for the CVE fix\n'
-        'targets = ["wasm", "riscv64-unknown-elf"]\n'
+        'targets = ["wasm", "riscv64-linux"]\n'
         "\n"
         "# Applied to every go command\n"
         "[env]\n"
@@ -201,7 +201,7 @@ def test_install_without_spec_installs_the_project_pin(gxc_env: dict[str, str], 
     assert gxc(gxc_env, "install", cwd=mod_only).stdout == (
         f"go{NEW} installed in {gxc_env['GXC_HOME']}/toolchains/go{NEW}\n")
     ports = ["aarch64-linux-gnu", "armv6-linux", "armv7-linux", "mipsel-softfloat", "riscv64-linux-gnu",
-             "riscv64-unknown-elf", "wasip1", "wasm"]
+             "riscv64-linux", "wasip1", "wasm"]
     assert sorted(os.listdir(Path(gxc_env["GXC_HOME"]) / "shims")) == sorted(
         [".gxc-shim", "go", "gofmt", *(f"{p}-go" for p in ports)])
     assert go(gxc_env, app, "version").stdout == f"go version go{OLD} linux/amd64\n"

@@ -109,7 +109,7 @@ def test_doctor_reports_each_problem_with_its_fix(own_home: dict[str, str], tmp_
     gxc(own_home, "reshim")
     app = tmp_path / "app"
     app.mkdir()
-    (app / "toolchains.toml").write_text(f'[toolchain]\ngo = "{NEW}"\ntargets = ["riscv64-unknown-elf"]\n')
+    (app / "toolchains.toml").write_text(f'[toolchain]\ngo = "{NEW}"\ntargets = ["riscv64-linux"]\n')
     clean_path = f"{shims}:{own_home['PATH']}"
     assert doctor(own_home, app, PATH=clean_path) == (0, [])
     assert gxc(dict(own_home, PATH=clean_path), "doctor", cwd=app).stdout.splitlines() == [
@@ -136,7 +136,7 @@ def test_doctor_reports_each_problem_with_its_fix(own_home: dict[str, str], tmp_
         if shutil.which(tool):
             (no_qemu / tool).symlink_to(shutil.which(tool) or "")
     assert doctor(own_home, app, PATH=f"{shims}:{no_qemu}") == (1, [{
-        "check": "port", "message": "pinned port riscv64-unknown-elf: no runner found on PATH (qemu-riscv64)",
+        "check": "port", "message": "pinned port riscv64-linux: no runner found on PATH (qemu-riscv64)",
         "fix": "apt-get install qemu-user"}])
 
     (app / "toolchains.toml").write_text('[toolchain]\ngo = "1.23.4"\n')

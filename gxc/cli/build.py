@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
                        epilog="Arguments after -- go to the program, not to gxc: gxc run -t wasip1 -- -v input.txt")
     _common(p, many_targets=False)
     p.add_argument("package", nargs="?", default=".", metavar="PACKAGE")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop the program after this long, exit 124 (default: the port's; bare metal may never exit)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("test", help="go test for ports, with each port's runner as the exec program",
@@ -50,9 +52,23 @@ def _display(path: str) -> str:
 
 
 def _toolchain(args: argparse.Namespace) -> Any:
-    from gxc import resolve
+    """The selected release; for ports that all build with a flavor, the release itself need not be installed."""
+    from gxc import platforms, resolve
+    from gxc.errors import ToolchainNotInstalled
 
-    return resolve.resolve(resolve.select(os.getcwd(), args.toolchain))
+    selection = resolve.select(os.getcwd(), args.toolchain)
+    try:
+        return resolve.resolve(selection)
+    except ToolchainNotInstalled:
+        spec = selection.spec
+        names = args.target if isinstance(args.target, list) else [args.target]
+        names = names or list(selection.project_table.get("toolchain", {}).get("targets", []))
+        if spec is None or spec.version is None or not names:
+            raise
+        registry = platforms.registry_for(None, None, selection.project)
+        if not all(registry.known(n) and registry.get(n).flavor for n in names):
+            raise
+        return resolve.Resolved(spec.version, selection.reason, selection)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -100,8 +116,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise GxcError(f"{args.package} holds {len(result.outputs)} main packages", "name one of them")
     wrapper = os.path.join(t.env["PATH"].split(os.pathsep)[0], f"go_{t.port.goos}_{t.port.goarch}_exec")
     sys.stdout.flush()
-    os.execve(wrapper, [wrapper, result.outputs[0], *args.rest], t.env)
-    return 1
+    timeout = args.timeout if args.timeout is not None else t.port.runner_timeout
+    if not timeout:
+        os.execve(wrapper, [wrapper, result.outputs[0], *args.rest], t.env)
+    return run_with_timeout([wrapper, result.outputs[0], *args.rest], t.env, timeout, t.port.name)
+
+
+EXIT_TIMEOUT = 124  # as timeout(1) reports it
+
+
+def run_with_timeout(command: list[str], env: dict[str, str], seconds: float, port: str) -> int:
+    """Run the program (its runner and all it starts, in a session of their own); stop it after `seconds`."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        print(f"gxc: error: the program for {port} did not exit within {seconds:g} s; stopped it "
+              "(hint: raise --timeout, or have it exit: bare metal exits through semihosting)", file=sys.stderr)
+        return EXIT_TIMEOUT
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -112,7 +153,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     toolchain = _toolchain(args)
     worst = 0
     for t in build.targets(toolchain, args.target, with_runner=True):
-        go = os.path.join(toolchain.root, "bin", "go")
+        go = os.path.join(t.env["GOROOT"], "bin", "go")  # a flavored port builds with its flavor's go
         sys.stdout.flush()
         go_args = args.rest or ["./..."]
         code = subprocess.run([go, "test", *t.flags, *go_args], env=t.env, check=False).returncode

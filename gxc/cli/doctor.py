@@ -25,11 +25,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from gxc import store
+    from gxc import paths, store
     from gxc.errors import ToolchainNotInstalled
-    from gxc.versions import Version
 
-    versions = [Version.parse(v) for v in args.versions] or store.installed_versions()
+    versions = ([store.parse_installed_name(v) for v in args.versions] or
+                [*store.installed_versions(), *store.installed_flavors()])
     report: dict[str, dict[str, list[str]]] = {}
     for version in versions:
         if not store.is_installed(version):
@@ -45,9 +45,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         for name, changes in report.items():
             if not any(changes.values()):
-                print(f"go{name}: ok")
+                print(f"{paths.dir_name(name)}: ok")
                 continue
-            print(f"go{name}: drifted")
+            print(f"{paths.dir_name(name)}: drifted")
             for kind, files in changes.items():
                 for path in files:
                     print(f"  {kind:<8} {path}")

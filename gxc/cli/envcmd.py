@@ -50,7 +50,7 @@ def environment(toolchain: Resolved, target: str | None) -> tuple[dict[str, str]
 
     base = hookenv.restored(dict(os.environ))  # what an activate hook set is not the user's own setting
     project_env: dict[str, str] = toolchain.selection.project_table.get("env", {})
-    env = workdir.managed_env(str(toolchain.version), base, project_env)
+    env = workdir.managed_env(toolchain.ident, base, project_env)
     if target:
         from gxc import platforms
 

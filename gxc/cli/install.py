@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from gxc.cli.output import TerminalReporter, print_json
+from gxc.versions import Flavored, Version, is_flavored
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
@@ -17,9 +18,12 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("install", help="download, verify and install toolchains")
-    p.add_argument("specs", nargs="*", metavar="SPEC", help="1.22.10, go1.22.10, 1.22, 1.22.x, latest, 1.23rc1")
+    p.add_argument("specs", nargs="*", metavar="SPEC",
+                   help="1.22.10, go1.22.10, 1.22, 1.22.x, latest, 1.23rc1, or a flavor: tamago@1.25.5")
     p.add_argument("--force", action="store_true", help="reinstall even if installed")
     p.add_argument("--repair", action="store_true", help="re-extract a drifted toolchain from the verified archive")
+    p.add_argument("--from-source", action="store_true",
+                   help="build the release from its source archive with make.bash (flavors always are)")
     p.add_argument("--allow-source-mismatch", action="store_true",
                    help="install from a trusted project's [source] even where your own index disagrees")
     add_source_options(p)
@@ -45,7 +49,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     from gxc import autoinstall, config, resolve, shims, store
     from gxc.versions import VersionSpec
 
-    requests = [VersionSpec.parse(s) for s in args.specs]
+    requests: list[Any] = [Flavored.parse(s) if is_flavored(s) else VersionSpec.parse(s) for s in args.specs]
     selection = resolve.select(os.getcwd())
     if not requests:
         requests = [resolve.install_spec(selection)]
@@ -58,7 +62,11 @@ def cmd_install(args: argparse.Namespace) -> int:
     from gxc import settings
 
     for spec in requests:
-        outcome = store.install(spec, cfg, options, reporter)
+        if isinstance(spec, Flavored):
+            outcome = _install_flavor(spec, selection, cfg, options, reporter)
+            print(f"{spec} {outcome.status} in {outcome.path}")
+            continue
+        outcome = _install_release(spec, args.from_source, cfg, options, reporter)
         print(f"go{outcome.version} {outcome.status} in {outcome.path}")
         if settings.read_default() is None:
             settings.write_default(str(outcome.version))
@@ -66,18 +74,47 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_flavor(spec: Any, selection: Any, cfg: Any, options: Any, reporter: Any) -> Any:
+    from gxc import flavors, sourcebuild
+
+    recipe = flavors.recipe(spec, selection.project)
+    return sourcebuild.install_built(sourcebuild.Build(str(spec), spec.version, recipe), cfg, options, reporter)
+
+
+def _install_release(spec: Any, from_source: bool, cfg: Any, options: Any, reporter: Any) -> Any:
+    """A binary release; built from source when asked, or when the index has no binary for this host."""
+    from gxc import index, sourcebuild, store
+    from gxc.errors import NoArchiveForHost
+
+    if not from_source:
+        try:
+            return store.install(spec, cfg, options, reporter)
+        except NoArchiveForHost:
+            why = f"no binary for {'/'.join(index.host_platform())}"
+        else:  # pragma: no cover - returned above
+            raise AssertionError
+    else:
+        why = ""
+    release = store.pick_release(spec, index.load_releases(cfg.sources.index_url, offline=options.offline))
+    if why and not any(f.kind == "source" for f in release.files):
+        raise NoArchiveForHost(str(release.version), "/".join(index.host_platform()))
+    if why:
+        print(f"gxc: {why}: building go{release.version} from source", file=sys.stderr)
+    build = sourcebuild.Build(str(release.version), release.version, None, why)
+    return sourcebuild.install_built(build, cfg, options, reporter)
+
+
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    from gxc import settings, shims, store
-    from gxc.versions import Version
+    from gxc import paths, settings, shims, store
 
     for text in args.versions:
-        version = Version.parse(text)
+        version = store.parse_installed_name(text)
         for warning in uninstall_warnings(version):
             print(f"gxc: warning: {warning}", file=sys.stderr)
         store.uninstall(version)
         if settings.read_default() == str(version):
             settings.write_default(None)
-        print(f"go{version} uninstalled")
+        print(f"{paths.dir_name(str(version))} uninstalled")
     shims.refresh()
     return 0
 
@@ -86,7 +123,7 @@ def uninstall_warnings(version: Any) -> list[str]:
     """What removing this version changes for the default and for tracked projects."""
     from gxc import cache, settings, store
 
-    if not store.is_installed(version):
+    if not store.is_installed(version) or isinstance(version, Flavored):
         return []
     warnings = []
     others = [v for v in store.installed_versions() if v != version]
@@ -109,10 +146,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     from gxc import paths, settings, store
 
     default = settings.read_default()
+    names: list[Version | Flavored] = [*reversed(store.installed_versions()), *store.installed_flavors()]
     rows: list[dict[str, Any]] = [
         {"version": str(v), "size": store.installed_size(v), "default": str(v) == default,
          "path": paths.toolchain_dir(str(v)), "source": store.source_of(v)}
-        for v in reversed(store.installed_versions())
+        for v in names
     ]
     if args.json:
         print_json({"installed": rows, "default": default})
@@ -122,7 +160,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         mark = "  (default)" if row["default"] else ""
         origin = f"  (from the [source] of {row['source'].removeprefix('project ')})" if row["source"] != "user" else ""
-        print(f"go{row['version']:<12} {_human(row['size']):>8}{mark}{origin}")
+        name = row["version"] if "@" in row["version"] else f"go{row['version']}"
+        print(f"{name:<14} {_human(row['size']):>8}{mark}{origin}")
     return 0
 
 

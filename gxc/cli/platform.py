@@ -44,17 +44,21 @@ def _context(toolchain_arg: str | None) -> tuple[Any, Any, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from gxc import platforms
+    from gxc import build, platforms
 
     registry, toolchain, missing = _context(args.toolchain)
     rows = []
     for name in registry.names(include_pairs=args.all):
         port = registry.get(name)
-        problems = (platforms.problems(port, toolchain.version, registry.pairs, toolchain.root, need_runner=True)
-                    if toolchain else [missing])
+        used, problem = build.flavored_state(toolchain, port) if toolchain else (None, missing)
+        if used is not None:
+            pairs = registry.pairs if used is toolchain else platforms.registry(used).pairs
+            problems = platforms.problems(port, used.version, pairs, used.root, need_runner=True)
+        else:
+            problems = [problem] if problem else []
         rows.append({"name": name, "goos": port.goos, "goarch": port.goarch, "usable": not problems,
                      "problems": [str(p) for p in problems], "origin": port.origin, "aliases": list(port.aliases),
-                     "shadows": registry.shadowed.get(name)})
+                     "shadows": registry.shadowed.get(name), "toolchain": used.name if used else None})
     if args.json:
         print_json({"toolchain": str(toolchain.version) if toolchain else None, "ports": rows})
         return 0
@@ -62,7 +66,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"ports for go{toolchain.version}:")
     width = max((len(r["name"]) for r in rows), default=10)
     for r in rows:
-        status = "ok" if r["usable"] else "; ".join(r["problems"])
+        flavored = f" ({r['toolchain']})" if "@" in (r["toolchain"] or "") else ""
+        status = f"ok{flavored}" if r["usable"] else "; ".join(r["problems"])
         if r["shadows"]:
             status += f" (shadows built-in from {r['shadows']}; defined in {r['origin']})"
         print(f"  {r['name']:<{width}}  {r['goos'] + '/' + r['goarch']:<16} {status}")

@@ -1,0 +1,385 @@
+"""Toolchains built from source: official releases (`install --from-source`) and flavors (`tamago@1.25.5`).
+
+The build is an install transaction like any other (DESIGN.md sections 4 and 9): under the
+toolchain's lock, in `staging/`, ending in a receipt and one `rename`. Its inputs are checked by hash
+before anything runs: the release's source archive against the index (or the project lock), each
+patch against its recipe, a git fork's HEAD against the recipe's commit. The bootstrap is the oldest
+installed release that meets the base's minimum (Go states it in `src/cmd/dist/notgo*.go`), else the
+oldest the index offers, installed for the purpose. The built tree is packed into the build cache
+under the hash of its inputs, so uninstall + install, `--repair` and every machine sharing the cache
+reuse it instead of running make.bash again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gxc import download, index, paths, store, workdir
+from gxc.archive import StreamingExtract
+from gxc.config import Config
+from gxc.errors import ChecksumMismatch, DiskError, GxcError, UsageError
+from gxc.flavors import Recipe
+from gxc.fsutil import atomic_write, sha256_file
+from gxc.index import Release, ReleaseFile
+from gxc.versions import Flavored, Version
+
+RECIPE_FORMAT = 1  # bump when the build steps change what a cached tree holds
+LOG_TAIL_LINES = 15
+# make.bash announces its phases on lines like these: shown as one progress line on a terminal.
+PHASES = ("Building Go cmd/dist", "Building Go toolchain1", "Building Go bootstrap cmd/go",
+          "Building Go toolchain2", "Building Go toolchain3", "Building packages and commands")
+# What the environment of make.bash keeps from the user's: nothing that changes what gets built.
+_KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM", "CC", "CXX")
+_NOTGO = re.compile(r"package building_Go_requires_Go_(\d+)_(\d+)(?:_(\d+))?_or_later")
+
+
+def documented_minimum(version: Version) -> Version:
+    """The bootstrap a release needs, as go.dev/doc/install/source states it."""
+    minor = version.minor
+    if minor < 20:
+        return Version(1, 4)
+    if minor < 22:
+        return Version(1, 17, 13)
+    if minor < 24:
+        return Version(1, 20, 6)
+    # Go 1.N needs Go 1.M, M = N-2 rounded down to even, at its .6 point release (1.22.6 for 1.24 and 1.25)
+    return Version(1, (minor - 2) // 2 * 2, 6)
+
+
+def source_minimum(tree: str) -> Version | None:
+    """The minimum the source tree itself encodes (`package building_Go_requires_Go_1_22_6_or_later`)."""
+    dist = os.path.join(tree, "src", "cmd", "dist")
+    try:
+        names = sorted(n for n in os.listdir(dist) if n.startswith("notgo") and n.endswith(".go"))
+    except FileNotFoundError:
+        return None
+    found = []
+    for name in names:
+        with open(os.path.join(dist, name), encoding="utf-8", errors="replace") as f:
+            match = _NOTGO.search(f.read())
+        if match:
+            found.append(Version(int(match[1]), int(match[2]), int(match[3] or 0)))
+    return max(found) if found else None
+
+
+@dataclass(frozen=True)
+class Build:
+    """One toolchain to build: where it installs, from what, with which recipe."""
+
+    ident: str  # "1.22.10" (an ordinary go1.22.10) or "tamago@1.25.5"
+    base: Version
+    recipe: Recipe | None
+    why: str = ""  # said before building, e.g. "no binary for linux/riscv64"
+
+
+def _source_file(release: Release) -> ReleaseFile:
+    for f in release.files:
+        if f.kind == "source":
+            return f
+    raise GxcError(f"go{release.version} has no source archive in the release index",
+                   "use an index that lists go<V>.src.tar.gz (kind \"source\"), or install the binary release")
+
+
+def choose_bootstrap(minimum: Version, config: Config, options: store.InstallOptions,
+                     reporter: store.Reporter) -> Version:
+    """The oldest installed release that meets `minimum`, else the oldest the index has, installed now."""
+    installed = [v for v in store.installed_versions() if v >= minimum and v.is_stable]
+    if installed:
+        return min(installed)
+    if options.offline:
+        raise GxcError(f"no installed toolchain can bootstrap this build (it needs go{minimum} or newer), "
+                       "and --offline forbids installing one", f"install one first: `gxc install {minimum.series}`")
+    releases = index.load_releases(config.sources.index_url)
+    host = index.host_platform()
+    candidates = sorted(r.version for r in releases if r.version >= minimum and r.version.is_stable
+                        and any(f.kind == "archive" and (f.os, f.arch) == host for f in r.files))
+    if not candidates:
+        raise GxcError(f"the release index has no binary release at or above go{minimum} to bootstrap with",
+                       "install a bootstrap toolchain by hand, then retry")
+    reporter.note(f"installing go{candidates[0]} to bootstrap the build (it needs go{minimum} or newer)")
+    store.install(index_spec(candidates[0]), config, store.InstallOptions(offline=options.offline), reporter)
+    return candidates[0]
+
+
+def index_spec(version: Version) -> Any:
+    from gxc.versions import VersionSpec
+
+    return VersionSpec.parse(str(version))
+
+
+def build_cache_dir() -> str:
+    """Built trees, by input key: GXC_BUILD_CACHE (a fleet's or a test suite's shared one), else the downloads."""
+    return os.environ.get("GXC_BUILD_CACHE") or paths.downloads_dir()
+
+
+def _patch_bytes(location: str, expected: str, config: Config, offline: bool) -> bytes:
+    """A patch's content, checked against its recipe's sha256 (URLs are fetched once into the download cache)."""
+    if location.startswith(("http://", "https://")):
+        cached = os.path.join(paths.downloads_dir(), expected)
+        if not os.path.exists(cached):
+            if offline:
+                raise GxcError(f"patch {location} is not in the download cache and --offline is set",
+                               "run once online")
+            from gxc import http
+
+            response = http.get(location)
+            os.makedirs(paths.downloads_dir(), exist_ok=True)
+            atomic_write(cached, response.content)
+        location = cached
+    try:
+        with open(location, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read patch {location}: {e.strerror}", "fix the path in the flavor recipe") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ChecksumMismatch(location, expected, actual, "the flavor recipe")
+    return data
+
+
+class SourceBuilder:
+    """Build one toolchain from source inside the install transaction."""
+
+    def __init__(self, build: Build, config: Config, options: store.InstallOptions, reporter: store.Reporter) -> None:
+        self.build, self.config, self.options, self.reporter = build, config, options, reporter
+        self.release = store.pick_release(index_spec(build.base),
+                                          index.load_releases(config.sources.index_url, offline=options.offline))
+        self.source = _source_file(self.release)
+        lock = options.locks.get(self.source.filename)
+        if lock and lock.sha256 != self.source.sha256:
+            raise ChecksumMismatch(self.source.filename, lock.sha256, self.source.sha256,
+                                   f"locked in {lock.source}; the release index disagrees")
+        self.patches = [(p, _patch_bytes(p.location, p.sha256, config, options.offline))
+                        for p in (build.recipe.patches if build.recipe else ())]
+        self.bootstrap = choose_bootstrap(documented_minimum(build.base), config, options, reporter)
+
+    def key(self) -> str:
+        inputs = {"format": RECIPE_FORMAT, "base": str(self.build.base), "source": self.source.sha256,
+                  "recipe": self.build.recipe.inputs() if self.build.recipe else None,
+                  "bootstrap": str(self.bootstrap), "host": "/".join(index.host_platform())}
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+    # -- the steps
+
+    def _fetch_source(self, root: str) -> None:
+        recipe = self.build.recipe
+        if recipe and recipe.git:
+            self._clone(root, recipe)
+            return
+        installer = store._Installer(self.release, self.source, self.config, self.options, self.reporter)
+        installer._fetch_and_extract(root)
+        for patch, data in self.patches:
+            self._apply(root, patch.location, data)
+
+    def _clone(self, root: str, recipe: Recipe) -> None:
+        assert recipe.git is not None
+        if self.options.offline:
+            raise GxcError(f"flavor {recipe.flavor}@{recipe.version} clones {recipe.git.url}, and --offline is set",
+                           "use a patches recipe with a local path, or run online")
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CEILING_DIRECTORIES=os.path.dirname(root))
+        proc = subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", recipe.git.ref,
+                               recipe.git.url, root], env=env, capture_output=True, text=True, check=False)
+        if proc.returncode:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise GxcError(f"cannot clone {recipe.git.url} at {recipe.git.ref}: {last}", "check the url and ref")
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], env=env, capture_output=True, text=True,
+                              check=False).stdout.strip()
+        if head != recipe.git.commit:
+            raise GxcError(f"{recipe.git.url} at {recipe.git.ref} is commit {head or '(none)'}, but the recipe in "
+                           f"{recipe.origin} names {recipe.git.commit}",
+                           "the tag moved, or the url is not the fork the recipe means; nothing was installed")
+        shutil.rmtree(os.path.join(root, ".git"))
+
+    def _apply(self, root: str, location: str, data: bytes) -> None:
+        env = dict(os.environ, GIT_CEILING_DIRECTORIES=os.path.dirname(root))  # never an enclosing repository
+        proc = subprocess.run(["git", "apply", "-p1", "--whitespace=nowarn", "-"], cwd=root, env=env, input=data,
+                              capture_output=True, check=False)
+        if proc.returncode:
+            errors = [line.removeprefix("error: ") for line in proc.stderr.decode(errors="replace").splitlines()
+                      if line.startswith("error: ")]
+            first = errors[0] if errors else "it does not apply"
+            raise GxcError(f"patch {location} does not apply to go{self.build.base}: {first}",
+                           "is the recipe for this base version? nothing was installed")
+
+    def _env(self, tmp: str) -> dict[str, str]:
+        env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+        env.update(GOROOT_BOOTSTRAP=paths.toolchain_dir(str(self.bootstrap)), GOTOOLCHAIN="local",
+                   GOCACHE=os.path.join(tmp, "cache"), GOPATH=os.path.join(tmp, "gopath"),
+                   GOENV="off", GOFLAGS="", GO111MODULE="")
+        return env
+
+    def _make(self, root: str) -> float:
+        """Run make.bash, its output into the version's build log; return its wall time."""
+        log_path = os.path.join(paths.work_dir(self.build.ident), "build.log")
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="gxc-make-") as tmp, open(log_path, "w", encoding="utf-8") as log:
+            proc = subprocess.Popen(["bash", "make.bash"], cwd=os.path.join(root, "src"), env=self._env(tmp),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+            assert proc.stdout is not None
+            tail: list[str] = []
+            try:
+                for line in proc.stdout:
+                    log.write(line)
+                    tail = [*tail[-LOG_TAIL_LINES + 1:], line.rstrip()]
+                    if line.startswith(PHASES):
+                        self.reporter.note(f"{self.build.ident}: {line.strip().rstrip('.')}")
+                code = proc.wait()
+            except BaseException:  # Ctrl-C, kill: make.bash must not go on writing into a staging tree we remove
+                proc.kill()
+                proc.wait()
+                raise
+        if code:
+            shown_tail = " | ".join(tail[-5:])
+            raise GxcError(f"make.bash failed for {self.build.ident} (exit {code}): {shown_tail}",
+                           f"the full log is {log_path}; nothing was installed")
+        for leftover in ("pkg/obj", "pkg/bootstrap"):
+            shutil.rmtree(os.path.join(root, leftover), ignore_errors=True)
+        return time.monotonic() - started
+
+    def _pack(self, root: str, key: str) -> str:
+        """Keep the built tree as `build-<key>.tar.gz` (top folder go/) with its sha256 beside it."""
+        directory = build_cache_dir()
+        os.makedirs(directory, exist_ok=True)
+        target = os.path.join(directory, f"build-{key}.tar.gz")
+        tmp = f"{target}.{os.getpid()}.tmp"
+        try:
+            with tarfile.open(tmp, "w:gz", compresslevel=1) as tf:
+                tf.add(root, arcname="go", filter=_normalized)
+            digest = sha256_file(tmp)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        atomic_write(f"{target}.sha256", digest + "\n")
+        return target
+
+    def _unpack(self, archive: str, root: str) -> bool:
+        """Extract a cached build through the safe extractor; False when it is missing or its hash is off."""
+        try:
+            with open(f"{archive}.sha256", encoding="utf-8") as f:
+                expected = f.read().strip()
+        except OSError:
+            return False
+        stream = StreamingExtract(root, self.config.limits)
+        try:
+            hasher = hashlib.sha256()
+            download.replay_file(archive, hasher, stream.feed)
+            if hasher.hexdigest() != expected:
+                stream.abort()
+                return False
+            stream.finish()
+        except FileNotFoundError:
+            stream.abort()
+            return False
+        except BaseException:
+            stream.abort()
+            raise
+        return True
+
+    def run(self) -> store.Outcome:
+        ident = self.build.ident
+        target = paths.toolchain_dir(ident)
+        store._clean_stale(ident)
+        os.makedirs(paths.staging_dir(), exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f"{paths.dir_name(ident)}-", dir=paths.staging_dir())
+        key = self.key()
+        archive = os.path.join(build_cache_dir(), f"build-{key}.tar.gz")
+        try:
+            seconds, cached = self._build_or_reuse(staging, key, archive)
+            os.chmod(staging, 0o755)  # noqa: S103 - installed toolchains are world-readable
+            receipt = self._receipt(staging, key, archive, seconds, cached)
+            atomic_write(paths.receipt_path(ident), json.dumps(receipt, indent=1, sort_keys=True))
+            existed = os.path.isdir(target)
+            if existed:
+                os.rename(target, f"{staging}.old")
+            os.makedirs(paths.toolchains_dir(), exist_ok=True)
+            os.rename(staging, target)
+            shutil.rmtree(f"{staging}.old", ignore_errors=True)
+        except OSError as e:
+            raise DiskError(e.filename or staging, e) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        workdir.ensure(ident)
+        status = "reinstalled" if existed else "installed"
+        return store.Outcome(self.build.base, f"{status} ({'from the build cache' if cached else 'built'})", target)
+
+    def _build_or_reuse(self, staging: str, key: str, archive: str) -> tuple[float, bool]:
+        from filelock import FileLock
+
+        os.makedirs(build_cache_dir(), exist_ok=True)
+        with FileLock(os.path.join(build_cache_dir(), f"build-{key}.lock")):  # one build per key, fleet-wide
+            if self._unpack(archive, staging):
+                return 0.0, True
+            shutil.rmtree(staging)
+            os.mkdir(staging)
+            self._fetch_source(staging)
+            minimum = source_minimum(staging)
+            if minimum is not None and self.bootstrap < minimum:
+                raise GxcError(f"go{self.bootstrap} cannot bootstrap {self.build.ident}: its source needs go{minimum}",
+                               f"install go{minimum} or newer, then retry")
+            why = f"{self.build.why}: " if self.build.why else ""
+            self.reporter.note(f"{why}building {self.build.ident} from source with bootstrap go{self.bootstrap}")
+            seconds = self._make(staging)
+            self._pack(staging, key)
+            return seconds, False
+
+    def _receipt(self, root: str, key: str, archive: str, seconds: float, cached: bool) -> dict[str, Any]:
+        recipe = self.build.recipe
+        tree = store.current_tree(root)
+        return {
+            "version": self.build.ident,
+            "kind": "source-build",
+            "base": str(self.build.base),
+            "flavor": recipe.flavor if recipe else "",
+            "source": {"filename": self.source.filename, "sha256": self.source.sha256,
+                       "url": self.config.sources.archive_url(self.source.filename)},
+            "patches": [{"location": p.location, "sha256": p.sha256} for p in (recipe.patches if recipe else ())],
+            "git": ({"url": recipe.git.url, "ref": recipe.git.ref, "commit": recipe.git.commit}
+                    if recipe and recipe.git else None),
+            "recipe_origin": recipe.origin if recipe else "",
+            "bootstrap": str(self.bootstrap),
+            "build_key": key,
+            "build_archive": archive,
+            "build_seconds": round(seconds, 1),
+            "from_build_cache": cached,
+            "index_url": self.config.sources.index_url,
+            "source_kind": "user",
+            "filename": os.path.basename(archive),
+            "sha256": sha256_file(archive) if os.path.exists(archive) else "",
+            "size": sum(os.lstat(os.path.join(root, p)).st_size for p in tree if not tree[p].startswith("symlink:")),
+            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "manifest": tree,
+            "modes": store.tree_modes(root),
+        }
+
+
+def _normalized(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Reproducible members: no owner names, no timestamps."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = 0
+    return info
+
+
+def install_built(build: Build, config: Config, options: store.InstallOptions,
+                  reporter: store.Reporter) -> store.Outcome:
+    """Build (or reuse the cached build of) one toolchain and install it, under its lock."""
+    target = Flavored(build.recipe.flavor, build.base) if build.recipe else build.base
+    if not options.force and store.is_installed(target):
+        return store.Outcome(build.base, "already installed", paths.toolchain_dir(build.ident))
+    builder = SourceBuilder(build, config, options, reporter)
+    with store.version_lock(build.ident):
+        if not options.force and store.is_installed(target):
+            return store.Outcome(build.base, "already installed", paths.toolchain_dir(build.ident))
+        return builder.run()
