@@ -142,7 +142,7 @@ def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
 
 
 # Flavors: tamago@1.25.5 from the TamaGo patch in ../shared/fixtures, built once per machine.
-BASE, BOOTSTRAP = "1.25.5", "1.24.11"
+BASE, BOOTSTRAP = "1.25.5", "1.22.10"  # the bootstrap the demo picks too, so both share one cached build
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 TAMAGO_PATCH = FIXTURES / "tamago" / "tamago-go1.25.5.patch"
 TAMAGO_SHA = "cad49449dc594358e9910145569a44e47ae1173135e563361083c5fa673112bb"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import BUILD_CACHE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,6 +49,7 @@ def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "HOME": str(home),
         "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")),  # the mirror, read only
+        "GXC_BUILD_CACHE": str(BUILD_CACHE),  # the tamago build the flavor tests share
         "TMPDIR": str(tmp_path),
         "PYTHONPATH": str(ROOT),
         "LANG": "C.UTF-8",
@@ -64,6 +67,8 @@ def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
                      "hello from go1.21.13 on linux/riscv64 (args: from qemu)",
                      "hello from go1.21.13 on wasip1/wasm (args: from node)",
                      "riscv64-linux: dist/riscv64-linux/hello", "wasip1: dist/wasip1/hello.wasm",
-                     "go1.22.10 (pinned by " + str(ROOT / "toolchains.toml") + ")"):
+                     "go1.22.10 (pinned by " + str(ROOT / "toolchains.toml") + ")",
+                     "hello from go1.25.5 on tamago/riscv64, no operating system below",
+                     "the bare-metal program exited with 3"):
         assert expected in lines
     assert [p for p in tmp_path.iterdir() if p.name.startswith("gxc-demo.")] == []  # it cleans up after itself
