@@ -22,8 +22,14 @@ def atomic_write(path: str, data: str | bytes, executable: bool = False) -> None
         if executable:
             os.chmod(tmp, 0o755)  # noqa: S103 - launchers and runner wrappers are programs
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as e:
         if os.path.lexists(tmp):  # a full disk leaves no half-written temporary behind
+            os.unlink(tmp)
+        if e.filename is None:  # a failed write names no file: name the one we were writing
+            raise OSError(e.errno, e.strerror, path) from None
+        raise
+    except BaseException:
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
 

@@ -223,7 +223,8 @@ class SourceBuilder:
         log_path = os.path.join(paths.work_dir(self.build.ident), "build.log")
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="gxc-make-") as tmp, open(log_path, "w", encoding="utf-8") as log:
+        with tempfile.TemporaryDirectory(prefix="gxc-make-") as tmp, \
+                open(log_path, "w", encoding="utf-8", buffering=1) as log:  # line-buffered: the log is live
             proc = subprocess.Popen(["bash", "make.bash"], cwd=os.path.join(root, "src"), env=self._env(tmp),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
             assert proc.stdout is not None

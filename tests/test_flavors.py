@@ -7,11 +7,13 @@ in ~/.cache/gxc-mirror: the first run on a machine pays for make.bash, later run
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -99,16 +101,24 @@ def test_a_patch_whose_sha256_differs_is_refused_before_anything_runs(flavor_mir
     assert not (Path(env["GXC_HOME"]) / "toolchains").exists()  # not even the bootstrap was fetched
 
 
-def write_patch(path: Path, target: str, old: str, new: str) -> tuple[Path, str]:
-    text = (f"diff --git a/{target} b/{target}\n--- a/{target}\n+++ b/{target}\n@@ -1 +1 @@\n-{old}\n+{new}\n")
+def write_patch(path: Path, mirror: MirrorServer, target: str, first_line: str, expects: str = "") -> tuple[Path, str]:
+    """A patch that replaces the first line of `target` in go1.25.5's source (with real context lines);
+    with `expects`, it is made against a first line the file does not have, so it cannot apply."""
+    with tarfile.open(mirror.state.root / f"go{BASE}.src.tar.gz") as tf:
+        member = tf.extractfile(f"go/{target}")
+        assert member is not None
+        lines = member.read().decode().splitlines(keepends=True)
+    old = [expects + "\n", *lines[1:]] if expects else lines
+    diff = "".join(difflib.unified_diff(old, [first_line + "\n", *lines[1:]], f"a/{target}", f"b/{target}"))
+    text = f"diff --git a/{target} b/{target}\n{diff}"
     path.write_text(text)
     return path, hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_a_patch_that_does_not_apply_names_the_file(flavor_mirror: MirrorServer, tmp_path: Path,
                                                     tamago_home: dict[str, str]) -> None:
-    patch, sha = write_patch(tmp_path / "stale.patch", "src/cmd/dist/README", "not what the file says",
-                             "something else")
+    patch, sha = write_patch(tmp_path / "stale.patch", flavor_mirror, "src/cmd/dist/README", "something else",
+                             expects="not what the file says")
     project = recipe_project(tmp_path / "project", patch, sha)
     env = flavor_env(tmp_path, flavor_mirror, project)
     gxc(env, "install", BOOTSTRAP)
@@ -119,8 +129,7 @@ def test_a_patch_that_does_not_apply_names_the_file(flavor_mirror: MirrorServer,
 
 def test_a_patch_that_breaks_the_build_fails_make_bash_with_its_log(flavor_mirror: MirrorServer, tmp_path: Path,
                                                                     tamago_home: dict[str, str]) -> None:
-    patch, sha = write_patch(tmp_path / "broken.patch", "src/cmd/dist/doc.go",
-                             "// Copyright 2017 The Go Authors. All rights reserved.", "this is not Go")
+    patch, sha = write_patch(tmp_path / "broken.patch", flavor_mirror, "src/cmd/dist/doc.go", "this is not Go")
     project = recipe_project(tmp_path / "project", patch, sha)
     env = flavor_env(tmp_path, flavor_mirror, project)
     gxc(env, "install", BOOTSTRAP)
@@ -175,8 +184,7 @@ def test_unknown_flavor_and_missing_recipe_are_one_line(tamago_home: dict[str, s
 
 def test_sigint_during_make_bash_leaves_nothing_half_installed(flavor_mirror: MirrorServer, tmp_path: Path,
                                                               tamago_home: dict[str, str]) -> None:
-    patch, sha = write_patch(tmp_path / "comment.patch", "src/cmd/dist/README",
-                             "This program, dist, is the bootstrapping tool for the Go distribution.",
+    patch, sha = write_patch(tmp_path / "comment.patch", flavor_mirror, "src/cmd/dist/README",
                              "This program, dist, is the bootstrapping tool for the Go distribution (patched).")
     project = recipe_project(tmp_path / "project", patch, sha)
     env = flavor_env(tmp_path, flavor_mirror, project)

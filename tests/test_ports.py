@@ -193,7 +193,7 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
     ports = json.loads(gxc(own_home, "platform", "list", "--json", cwd=tmp_path).stdout)["ports"]
     mine = next(p for p in ports if p["name"] == "my-board")
     assert mine == {"name": "my-board", "goos": "linux", "goarch": "riscv64", "usable": True, "problems": [],
-                    "origin": str(target), "aliases": ["mb"], "shadows": None}
+                    "origin": str(target), "aliases": ["mb"], "shadows": None, "toolchain": "go1.21.13"}
     assert gxc(own_home, "platform", "show", "mb").stdout == (
         f"# my-board from {target}\n"
         'name = "my-board"\n'
@@ -257,7 +257,7 @@ def test_port_shim_builds_the_same_binary_as_gxc_build(home: dict[str, str], tmp
 def test_unknown_port_suggests_the_closest_names(home: dict[str, str], tmp_path: Path) -> None:
     proc = gxc(home, "build", "-t", "riscv64-elf", cwd=hello_project(tmp_path / "app"), check=False)
     assert (proc.returncode, proc.stderr) == (2, "gxc: error: unknown port \"riscv64-elf\" (hint: did you mean "
-                                                 "rv64-elf, riscv64-linux, x-riscv64-linux? "
+                                                 "rv64-elf, riscv64-linux, riscv64-unknown-elf? "
                                                  "`gxc platform list` shows every port)\n")
 
 

@@ -200,8 +200,8 @@ def test_install_without_spec_installs_the_project_pin(gxc_env: dict[str, str], 
     mod_only = project(tmp_path / "m", **{"go.mod": "module m\n\ngo 1.22\n"})
     assert gxc(gxc_env, "install", cwd=mod_only).stdout == (
         f"go{NEW} installed in {gxc_env['GXC_HOME']}/toolchains/go{NEW}\n")
-    ports = ["aarch64-linux-gnu", "armv6-linux", "armv7-linux", "mipsel-softfloat", "riscv64-linux-gnu",
-             "riscv64-linux", "wasip1", "wasm"]
+    ports = ["aarch64-linux-gnu", "armv6-linux", "armv7-linux", "armv7a-none-eabi", "mipsel-softfloat",
+             "riscv64-linux-gnu", "riscv64-linux", "riscv64-unknown-elf", "wasip1", "wasm"]
     assert sorted(os.listdir(Path(gxc_env["GXC_HOME"]) / "shims")) == sorted(
         [".gxc-shim", "go", "gofmt", *(f"{p}-go" for p in ports)])
     assert go(gxc_env, app, "version").stdout == f"go version go{OLD} linux/amd64\n"
@@ -274,7 +274,8 @@ def test_activate_puts_the_resolved_toolchain_on_path_and_follows_directory_chan
               f'cd {a}; _gxc_hook; command -v go; go version\n'
               f'cd {b}; _gxc_hook; command -v go\n'
               f'sleep 0.01; echo {OLD} > .go-version; _gxc_hook; go version; echo "$GOROOT"\n')
-    proc = subprocess.run(["bash", "-c", script], env=installed_home, cwd=tmp_path, capture_output=True, text=True, check=True)
+    env = dict(installed_home, XDG_RUNTIME_DIR=str(tmp_path))  # the hook's stamp dir, not the shared home
+    proc = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
     assert proc.stdout == (f"{home}/toolchains/go{NEW}/bin/go\ngo version go{NEW} linux/amd64\n"
                            f"{home}/toolchains/go{NEWEST}/bin/go\n"
                            f"go version go{OLD} linux/amd64\n{home}/toolchains/go{OLD}\n")
@@ -316,7 +317,8 @@ def test_init_and_activate_work_in_zsh_and_fish(installed_home: dict[str, str], 
     else:
         shims = f"{gxc_cmd} init fish | source; command -v go"
         activate = f"{gxc_cmd} init fish --activate | source; cd {a}; command -v go; cd {b}; go version"
-    run = [subprocess.run([shell, "-c", script], env=installed_home, cwd=tmp_path, capture_output=True, text=True,
+    env = dict(installed_home, XDG_RUNTIME_DIR=str(tmp_path))  # the hook's stamp dir, not the shared home
+    run = [subprocess.run([shell, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
                           check=True).stdout for script in (shims, activate)]
     assert run == [f"{home}/shims/go\n",
                    f"{home}/toolchains/go{NEW}/bin/go\ngo version go{NEWEST} linux/amd64\n"]

@@ -166,8 +166,8 @@ def test_doctor_finds_stale_leftovers_and_drifted_toolchains(gxc_env: dict[str, 
     assert gxc(gxc_env, "cache", "clean").stdout.startswith("removed 4 item(s), ")
     offline = gxc(gxc_env, "install", "--repair", "--offline", OLD, check=False)  # the archive cache is gone
     assert (offline.returncode, offline.stdout) == (1, "")
-    assert offline.stderr.startswith(f"gxc: error: could not fetch {gxc_env['GXC_MIRROR']}/{archive_name(OLD)}: "
-                                     "offline and the archive is not in the download cache")
+    assert offline.stderr.startswith(f"gxc: error: could not fetch {gxc_env['GXC_INDEX_URL']}: "
+                                     "offline and the release index is not cached")  # clean took the index too
     gxc(gxc_env, "install", "--repair", OLD)
     assert doctor(env, tmp_path) == (0, [])
 
