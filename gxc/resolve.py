@@ -16,7 +16,10 @@ from gxc.versions import Version, VersionSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 
 class Selection:
@@ -59,19 +62,24 @@ class Resolved:
         return f"{self.name} ({self.reason})"
 
 
-def installed_versions() -> list[Version]:
+def installed_named(accept: Callable[[str], bool], parse: Callable[[str], T]) -> list[T]:
+    """The toolchain directories `accept` picks, parsed; names that do not parse are not toolchains."""
     try:
         names = os.listdir(paths.toolchains_dir())
     except FileNotFoundError:
         return []
     found = []
     for name in names:
-        if name.startswith("go"):
+        if accept(name):
             try:
-                found.append(Version.parse(name))
+                found.append(parse(name))
             except GxcError:
                 continue
-    return sorted(found)
+    return found
+
+
+def installed_versions() -> list[Version]:
+    return sorted(installed_named(lambda name: name.startswith("go"), Version.parse))
 
 
 def _parse_override(text: str, where: str) -> VersionSpec:

@@ -81,18 +81,9 @@ def installed_versions() -> list[Version]:
 
 def installed_flavors() -> list[Flavored]:
     """Flavored builds (`tamago@1.25.5`), installed beside the releases."""
-    try:
-        names = os.listdir(paths.toolchains_dir())
-    except FileNotFoundError:
-        return []
-    found = []
-    for name in names:
-        if "@" in name:
-            try:
-                found.append(Flavored.parse(name))
-            except GxcError:
-                continue
-    return sorted(found)
+    from gxc.resolve import installed_named
+
+    return sorted(installed_named(lambda name: "@" in name, Flavored.parse))
 
 
 def parse_installed_name(text: str) -> Version | Flavored:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
 import tarfile
+import termios
+import time
 import zipfile
 from pathlib import Path
 
@@ -58,3 +67,32 @@ def zip_bytes(files: dict[str, tuple[bytes, int]]) -> bytes:
             info.external_attr = (0o100000 | mode) << 16
             zf.writestr(info, data)
     return buf.getvalue()
+
+
+def on_a_terminal(env: dict[str, str], *args: str, cwd: Path | None = None) -> tuple[int, str, bytes]:
+    """Run gxc with stderr on a 100x24 pseudo-terminal; return its exit code, stdout and what the terminal showed.
+
+    The terminal is drained while gxc runs: tqdm blocks on a full pty, and draws nothing on a 0x0 one.
+    """
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    child = subprocess.Popen([sys.executable, "-m", "gxc", *args], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                             stderr=secondary, text=True)
+    os.close(secondary)
+    shown = b""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif child.poll() is not None:
+            break
+    os.close(primary)
+    out, _ = child.communicate(timeout=60)
+    return child.returncode, out, shown

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import pty
-import select
 import shutil
 import signal
 import subprocess
@@ -17,35 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NEW, OLD, gxc
-from tests.helpers import write_hello_module
+from tests.helpers import on_a_terminal, write_hello_module
 from tests.mirror_server import Fault, MirrorServer
 
 pytestmark = pytest.mark.slow
 ARCHIVE = f"go{OLD}.linux-amd64.tar.gz"
-
-
-def on_a_terminal(env: dict[str, str], *args: str, cwd: Path | None = None) -> tuple[int, str]:
-    """Run gxc with stderr on a pseudo-terminal; return its exit code and what the terminal showed."""
-    primary, secondary = pty.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "gxc", *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                             stderr=secondary)
-    os.close(secondary)
-    shown = b""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-        elif child.poll() is not None:
-            break
-    os.close(primary)
-    return child.wait(timeout=60), shown.decode(errors="replace")
 
 
 def test_retry_notes_show_on_a_terminal_only(gxc_env: dict[str, str], mirror: MirrorServer) -> None:
@@ -56,9 +29,9 @@ def test_retry_notes_show_on_a_terminal_only(gxc_env: dict[str, str], mirror: Mi
     for cached in (Path(gxc_env["GXC_HOME"]) / "cache" / "downloads").iterdir():
         cached.unlink()
     mirror.state.add_fault(ARCHIVE, Fault("status", status=503))
-    code, shown = on_a_terminal(gxc_env, "install", OLD)
+    code, _, shown = on_a_terminal(gxc_env, "install", OLD)
     assert code == 0
-    assert f"gxc: retrying {mirror.url}/{ARCHIVE}: HTTP 503" in shown
+    assert f"gxc: retrying {mirror.url}/{ARCHIVE}: HTTP 503".encode() in shown
 
 
 def test_a_mirror_shorter_than_the_index_says_resets_the_partial(gxc_env: dict[str, str], mirror: MirrorServer) -> None:

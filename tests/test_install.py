@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import pty
 import re
 import resource
-import select
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import NEW, NEWEST, OLD, gxc
-from tests.helpers import file_member, tar_gz, write_hello_module
+from tests.helpers import file_member, on_a_terminal, tar_gz, write_hello_module
 from tests.mirror_server import Fault, MirrorServer
 
 pytestmark = pytest.mark.slow
@@ -305,28 +300,8 @@ def test_unwritable_home_is_one_clear_line(gxc_env: dict[str, str]) -> None:
 
 
 def test_progress_bar_shows_on_a_terminal_only(gxc_env: dict[str, str]) -> None:
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing on 0x0
-    child = subprocess.Popen([sys.executable, "-m", "gxc", "install", OLD], env=gxc_env, stdout=subprocess.PIPE,
-                             stderr=secondary, text=True)
-    os.close(secondary)
-    shown = b""
-    while True:  # drain the terminal while the install runs, or tqdm blocks on a full pty
-        ready, _, _ = select.select([primary], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-        elif child.poll() is not None:
-            break
-    os.close(primary)
-    out, _ = child.communicate()
-    proc = subprocess.CompletedProcess(child.args, child.returncode, out, "")
-    assert proc.stdout == f"go{OLD} installed in {toolchain(gxc_env, OLD)}\n"
+    code, out, shown = on_a_terminal(gxc_env, "install", OLD)
+    assert (code, out) == (0, f"go{OLD} installed in {toolchain(gxc_env, OLD)}\n")
     assert shown.startswith(f"\rgo{OLD}:   0%|".encode())
     shown_percentages = {int(p) for p in re.findall(rb"(\d+)%\|", shown)}
     assert len(shown_percentages) >= 2 and max(shown_percentages) >= 50  # it moved; its layout is tqdm's business

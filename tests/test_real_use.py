@@ -140,11 +140,17 @@ def test_installed_toolchains_are_world_readable_and_verify_notices_modes(own_ho
     assert (proc.returncode, proc.stdout) == (1, f"go{NEW}: drifted\n  mode     src: 755 -> 700\n")
 
 
-def test_user_go_settings_apply_under_every_version(own_home: dict[str, str], tmp_path: Path) -> None:
-    app_old, app_new = tmp_path / "old", tmp_path / "new"
-    for app, version in ((app_old, OLD), (app_new, NEW)):
+def pinned_dirs(root: Path) -> tuple[Path, Path]:
+    """Two directories whose .go-version pins the old and the new toolchain."""
+    dirs = (root / "old", root / "new")
+    for app, version in zip(dirs, (OLD, NEW), strict=True):
         app.mkdir()
         (app / ".go-version").write_text(f"{version}\n")
+    return dirs
+
+
+def test_user_go_settings_apply_under_every_version(own_home: dict[str, str], tmp_path: Path) -> None:
+    app_old, app_new = pinned_dirs(tmp_path)
     assert shim_go(own_home, app_old, "env", "-w", "GOPRIVATE=example.com/private").returncode == 0
     assert shim_go(own_home, app_new, "env", "GOPRIVATE").stdout == "example.com/private\n"
     mine = tmp_path / "mygopath"
@@ -167,10 +173,7 @@ def test_isolate_goenv_gives_each_version_its_own_settings(own_home: dict[str, s
     config = Path(own_home["GXC_HOME"]) / "config"
     config.mkdir(parents=True)
     (config / "config.toml").write_text("isolate_goenv = true\n")
-    app_old, app_new = tmp_path / "old", tmp_path / "new"
-    for app, version in ((app_old, OLD), (app_new, NEW)):
-        app.mkdir()
-        (app / ".go-version").write_text(f"{version}\n")
+    app_old, app_new = pinned_dirs(tmp_path)
     assert shim_go(own_home, app_old, "env", "-w", "GOPRIVATE=example.com/old").returncode == 0
     assert shim_go(own_home, app_new, "env", "GOPRIVATE").stdout == "\n"
     assert shim_go(own_home, app_old, "env", "GOPRIVATE").stdout == "example.com/old\n"
