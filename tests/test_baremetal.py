@@ -192,3 +192,28 @@ def test_missing_flavor_recipe_and_emulator_are_each_one_line(flavor_mirror: Mir
     assert (proc.returncode, proc.stderr.splitlines()[-1]) == (
         1, "gxc: error: port riscv64-unknown-elf: no runner found on PATH (qemu-system-riscv64) "
            "(hint: apt-get install qemu-system-misc)")
+
+
+def test_without_a_pin_the_required_tamago_module_picks_the_flavor(tamago_home: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    """No toolchains.toml, go1.25.5 not installed: go.mod requires tamago v1.25.5, so tamago@1.25.5 builds."""
+    project = baremetal_project(tmp_path / "unpinned")
+    (project / "toolchains.toml").unlink()
+    out = gxc(run_env(tamago_home, project), "build", "-t", "riscv64-unknown-elf", cwd=project).stdout
+    assert out == "riscv64-unknown-elf: dist/riscv64-unknown-elf/baremetal\n"
+    assert elf_entry(str(project / "dist" / "riscv64-unknown-elf" / "baremetal"))[1] >= 0x80010000
+
+
+def test_prune_keeps_a_flavor_while_its_release_is_kept(flavor_mirror: MirrorServer, tamago_home: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    project = recipe_project(tmp_path / "project")
+    env = flavor_env(tmp_path, flavor_mirror, project)
+    gxc(env, "install", BOOTSTRAP, BASE, cwd=tmp_path)
+    gxc(env, "install", f"tamago@{BASE}", cwd=project, timeout=1800)
+    gxc(env, "use", BASE, cwd=tmp_path)
+    assert f"keep   tamago@{BASE} (the tamago build of kept go{BASE})" in gxc(env, "prune", cwd=tmp_path).stdout
+    gxc(env, "use", BOOTSTRAP, cwd=tmp_path)
+    pruned = gxc(env, "prune", "--yes", cwd=tmp_path).stdout.splitlines()
+    assert f"remove tamago@{BASE}: removed" in pruned
+    assert f"remove go{BASE}: removed" in pruned
+    assert not (Path(env["GXC_HOME"]) / "toolchains" / f"tamago@{BASE}").exists()

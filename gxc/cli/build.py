@@ -63,12 +63,14 @@ def _toolchain(args: argparse.Namespace) -> Any:
         spec = selection.spec
         names = args.target if isinstance(args.target, list) else [args.target]
         names = names or list(selection.project_table.get("toolchain", {}).get("targets", []))
-        if spec is None or spec.version is None or not names:
+        # the release a flavor builds on: the exact pin, else the go.mod minimum (the module may name the flavor)
+        base = spec.version if spec is not None and spec.version is not None else selection.minimum
+        if base is None or not names:
             raise
         registry = platforms.registry_for(None, None, selection.project)
         if not all(registry.known(n) and registry.get(n).flavor for n in names):
             raise
-        return resolve.Resolved(spec.version, selection.reason, selection)
+        return resolve.Resolved(base, selection.reason, selection)
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -53,19 +53,26 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     from gxc import cache, settings, shims, store
+    from gxc.paths import dir_name
 
     kept = cache.kept_versions(args.keep, os.getcwd())
-    doomed = [v for v in store.installed_versions() if v not in kept]
-    for version, why in sorted(kept.items()):
-        print(f"keep   go{version} ({why})")
+    # a flavor's build stays while its release does: a project pinned to go1.25.5 builds its tamago ports with it
+    flavors_kept = {f: f"the {f.flavor} build of kept go{f.version}" for f in store.installed_flavors()
+                    if f.version in kept}
+    doomed: list[Any] = [v for v in store.installed_versions() if v not in kept]
+    doomed += [f for f in store.installed_flavors() if f not in flavors_kept]
+    for name, why in [*((dir_name(str(v)), w) for v, w in sorted(kept.items())),
+                      *((str(f), w) for f, w in sorted(flavors_kept.items()))]:
+        print(f"keep   {name} ({why})")
     for version in doomed:
+        name = dir_name(str(version))
         if args.yes:
             store.uninstall(version)
             if settings.read_default() == str(version):
                 settings.write_default(None)
-            print(f"remove go{version}: removed")
+            print(f"remove {name}: removed")
         else:
-            print(f"remove go{version}")
+            print(f"remove {name}")
     if doomed and not args.yes:
         print("dry run: pass --yes to remove")
     if args.yes:
