@@ -69,17 +69,14 @@ def exec_wrapper(toolchain: Resolved, port: Port) -> str:
     return directory
 
 
-_BIOS_CODE = "import sys; sys.path.insert(0, sys.argv[1]); from gxc.baremetal import main; main()"
-
-
 def _bios_line() -> str:
     """Shell that sets $bios to the trampoline for "$bin" (gxc.baremetal), or stops with its error."""
-    import sys
+    from gxc.shells import light_command
 
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    helper = " ".join(shlex.quote(arg) for arg in light_command("gxc.baremetal"))
     cache = os.path.join(paths.cache_dir(), "bios")
-    return (f"bios=$({shlex.quote(sys.executable)} -I -S -c {shlex.quote(_BIOS_CODE)} {shlex.quote(package)} "
-            f'"$bin" {shlex.quote(cache)}) || exit 1\n')
+    return f'bios=$({helper} "$bin" {shlex.quote(cache)}) || exit 1\n'
+
 
 
 def flavor_version(toolchain: Resolved, flavor: str, cwd: str) -> tuple[Version, str]:

@@ -18,10 +18,6 @@ from gxc import paths, pins
 from gxc.errors import GxcError, PinFileError, UsageError, shown
 from gxc.versions import Flavored, Version, _is_flavor_name
 
-_BUILTIN_CANDIDATES = (
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "_builtin_ports", "flavors"),  # installed wheel
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "platforms", "flavors"),  # checkout
-)
 _HEX = frozenset("0123456789abcdef")
 FILE_KEYS = {"name", "description", "module", "versions"}
 RECIPE_KEYS = {"patches", "git"}
@@ -74,7 +70,10 @@ class Recipe:
 
 
 def builtin_dir() -> str:
-    return next((c for c in _BUILTIN_CANDIDATES if os.path.isdir(c)), _BUILTIN_CANDIDATES[-1])
+    """`flavors/` beside the built-in ports, in a wheel or a checkout."""
+    from gxc import platforms
+
+    return os.path.join(platforms.builtin_dir(), "flavors")
 
 
 def user_dir() -> str:

@@ -81,9 +81,9 @@ def activated(base: dict[str, str], cwd: str) -> dict[str, str]:
 
 
 def _warning_ids(messages: list[str]) -> list[str]:
-    from gxc.trust import _sha256
+    from gxc.trust import sha256_hex
 
-    return [_sha256(m.encode())[:16] for m in messages]
+    return [sha256_hex(m.encode())[:16] for m in messages]
 
 
 def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> str:

@@ -9,8 +9,17 @@ Imported by the activate hook's light path: `os` only.
 from __future__ import annotations
 
 import os
+import sys
 
 SHELLS = ("bash", "zsh", "fish")
+
+
+def light_command(module: str) -> list[str]:
+    """How shell code gxc writes runs one of its light entry points (the activate hook, the BIOS helper):
+    this interpreter with -I -S, the package on sys.path by hand, `module.main()`; argv[1] is the package."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = f"import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; main()"
+    return [sys.executable, "-I", "-S", "-c", code, package]
 
 
 def quote(value: str, shell: str) -> str:

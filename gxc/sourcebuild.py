@@ -31,7 +31,7 @@ from gxc.errors import ChecksumMismatch, DiskError, GxcError, UsageError
 from gxc.flavors import Recipe
 from gxc.fsutil import atomic_write, sha256_file
 from gxc.index import Release, ReleaseFile
-from gxc.versions import Flavored, Version
+from gxc.versions import Flavored, Version, VersionSpec
 
 RECIPE_FORMAT = 1  # bump when the build steps change what a cached tree holds
 LOG_TAIL_LINES = 15
@@ -111,9 +111,7 @@ def choose_bootstrap(minimum: Version, config: Config, options: store.InstallOpt
     return candidates[0]
 
 
-def index_spec(version: Version) -> Any:
-    from gxc.versions import VersionSpec
-
+def index_spec(version: Version) -> VersionSpec:
     return VersionSpec.parse(str(version))
 
 

@@ -8,7 +8,7 @@ alone, which beats every allow rule. Directories listed in `GXC_TRUSTED_PATHS` o
 `trusted_paths` (the user's own settings, never a project's) trust the files below them, unless a
 file or its directory is owned by another user or writable by others (git's safe.directory rule).
 
-Checking a file is on the shim's hot path when the file has gated tables: `os`, `_sha256` and gxc's
+Checking a file is on the shim's hot path when the file has gated tables: `os`, the builtin `_sha256` and gxc's
 light modules only; writing records (the CLI) may use more.
 """
 
@@ -26,7 +26,7 @@ RECORD_FORMAT = 1
 ENV_TRUSTED_PATHS = "GXC_TRUSTED_PATHS"
 
 
-def _sha256(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
     try:
         from _sha256 import sha256  # type: ignore[import-not-found]  # builtin: hashlib costs 8 ms at start-up
     except ImportError:  # pragma: no cover - every CPython build we support has it
@@ -41,11 +41,11 @@ def canonical(path: str) -> str:
 
 
 def record_id(path: str, data: bytes) -> str:
-    return _sha256(canonical(path).encode() + b"\n" + data)
+    return sha256_hex(canonical(path).encode() + b"\n" + data)
 
 
 def path_id(path: str) -> str:
-    return _sha256(canonical(path).encode())
+    return sha256_hex(canonical(path).encode())
 
 
 def allow_record(path: str, data: bytes) -> str:
@@ -165,7 +165,7 @@ def records() -> list[dict[str, Any]]:
         record["record"] = full
         try:
             with open(record["path"], "rb") as f:
-                current = _sha256(f.read())
+                current = sha256_hex(f.read())
             record["status"] = "current" if current == record.get("sha256") else "changed"
         except OSError:
             record["status"] = "missing"
@@ -210,7 +210,7 @@ def allow(path: str, data: bytes) -> str:
     if os.path.exists(deny_record(real)):
         os.unlink(deny_record(real))
     record = allow_record(real, data)
-    body = {"format": RECORD_FORMAT, "path": real, "sha256": _sha256(data),
+    body = {"format": RECORD_FORMAT, "path": real, "sha256": sha256_hex(data),
             "trusted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write_private(record, json.dumps(body, indent=1).encode())
     _write_private(approved_copy(real), data)

@@ -131,13 +131,11 @@ _gxc_hook() {{
   if [ -n "$changed" ] || [ "$key" != "$_GXC_KEY" ]; then
     _GXC_KEY="$key"
     : > "$_GXC_STAMP"
-    eval "$({python} -I -S -c {code} {package} {shell} "$_GXC_STAMP")"
+    eval "$({hook} {shell} "$_GXC_STAMP")"
   fi
 }}
 _GXC_STAMP={stamp_dir}/stamp.$$
 """
-# The hook's recompute takes the shim's light path (python -I -S, no site-packages, no argparse).
-_HOOK_CODE = "import sys; sys.path.insert(0, sys.argv[1]); from gxc.hookenv import main; main()"
 
 
 def _completion(shell: str) -> str:
@@ -164,11 +162,11 @@ def _stamp_dir() -> str:
     return directory
 
 
-def _hook_command(shell: str) -> tuple[str, str, str]:
-    from gxc.shells import quote
+def _hook_command(shell: str) -> str:
+    """The hook's recompute takes the shim's light path (python -I -S, no site-packages, no argparse)."""
+    from gxc.shells import light_command, quote
 
-    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return quote(sys.executable, shell), quote(_HOOK_CODE, shell), quote(package, shell)
+    return " ".join(quote(arg, shell) for arg in light_command("gxc.hookenv"))
 
 
 def _watched_files() -> list[str]:
@@ -180,13 +178,13 @@ def _watched_files() -> list[str]:
 
 
 def _fish_activate(home_line: str) -> str:
-    python, code, package = _hook_command("fish")  # fish re-evaluates on directory change: no stamp needed
+    hook = _hook_command("fish")  # fish re-evaluates on directory change: no stamp needed
     return "\n".join(filter(None, [
         home_line,
         "function _gxc_hook --on-variable PWD --on-event fish_prompt",
         "  if test \"$PWD\" != \"$_gxc_dir\"",
         "    set -g _gxc_dir $PWD",
-        f"    {python} -I -S -c {code} {package} fish | source",
+        f"    {hook} fish | source",
         "  end",
         "end",
         "_gxc_hook",
@@ -215,10 +213,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         return 0
     from gxc.pins import PIN_FILES
 
-    python, code, package = _hook_command(args.shell)
     hook = _ACTIVATE_POSIX.format(pin_files=" ".join(PIN_FILES), watched=" ".join(map(_quote, _watched_files())),
-                                  python=python, code=code, package=package, shell=args.shell,
-                                  stamp_dir=_quote(_stamp_dir()))
+                                  hook=_hook_command(args.shell), shell=args.shell, stamp_dir=_quote(_stamp_dir()))
     if args.shell == "bash":
         install = ('PROMPT_COMMAND="_gxc_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"\n'
                    "[ -z \"$(trap -p EXIT)\" ] && trap 'rm -f \"$_GXC_STAMP\"' EXIT")

@@ -57,7 +57,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     if problem:
         print(f"gxc: warning: {problem}; others can change what you trust now", file=sys.stderr)
     trust.allow(path, data)
-    print(f"trusted {trust.canonical(path)} (sha256 {trust._sha256(data)}); any edit revokes it")
+    print(f"trusted {trust.canonical(path)} (sha256 {trust.sha256_hex(data)}); any edit revokes it")
     return 0
 
 
