@@ -52,9 +52,10 @@ def member_path(name: str, top: str = TOP) -> str:
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise UnsafeArchive(name, "path contains '..'")
-    if not parts or parts[0] != top:
+    top_parts = top.split("/")
+    if parts[: len(top_parts)] != top_parts:
         raise UnsafeArchive(name, f"outside the top folder {top}/")
-    return "/".join(parts[1:])
+    return "/".join(parts[len(top_parts):])
 
 
 def check_link_target(rel: str, target: str, name: str) -> None:
@@ -73,9 +74,9 @@ def check_link_target(rel: str, target: str, name: str) -> None:
 class _Tree:
     """Writes members under `root`, remembering links so nothing is written through one."""
 
-    def __init__(self, root: str, limits: Limits) -> None:
+    def __init__(self, root: str, limits: Limits, top: str = TOP) -> None:
         os.makedirs(root, exist_ok=True)
-        self.root = root
+        self.root, self.top = root, top
         self.limits = limits
         self.manifest: Manifest = {}
         self.dirs: set[str] = {""}
@@ -92,7 +93,7 @@ class _Tree:
         self.total += size
         if self.total > self.limits.max_bytes:
             raise ArchiveTooLarge("uncompressed size", self.limits.max_bytes)
-        rel = member_path(name)
+        rel = member_path(name, self.top)
         if self.links:
             parts = rel.split("/")
             for i in range(1, len(parts) + 1):
@@ -409,3 +410,75 @@ def extract_zip(path: str, root: str, limits: Limits) -> Extracted:
                     os.close(fd)
                 tree.manifest[rel] = hasher.hexdigest()
     return Extracted(tree.manifest, tree.total)
+
+
+# What a module zip cannot carry, restored as the go command does after downloading a toolchain
+# (src/cmd/go/internal/toolchain/select.go), plus the scripts the release archives mark executable.
+_EXEC_TREES = ("bin/", "pkg/tool/")
+_EXEC_SUFFIXES = (".bash", ".sh", ".rc", ".pl")
+
+
+def module_file_mode(rel: str) -> int:
+    """The mode a toolchain module file has in the release archive."""
+    name = rel.rpartition("/")[2]
+    executable = (rel.startswith(_EXEC_TREES) or name.endswith(_EXEC_SUFFIXES)
+                  or (name.startswith("go_") and name.endswith("_exec") and name.count("_") >= 3))
+    return _EXEC_MODE if executable else _FILE_MODE
+
+
+def _h1(files: list[tuple[str, str]]) -> str:
+    """dirhash Hash1 from (name, sha256 hex) pairs: the `<sha256>  <name>` lines sorted by name."""
+    import base64
+
+    summary = "".join(f"{digest}  {name}\n" for name, digest in sorted(files)).encode()
+    return "h1:" + base64.b64encode(hashlib.sha256(summary).digest()).decode()
+
+
+def h1_of_zip(path: str) -> str:
+    """Go's dirhash Hash1 of a module zip: sha256 over the `<sha256>  <name>` lines of its files, by name."""
+    lines = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if "\n" in info.filename:
+                raise UnsafeArchive(info.filename, "a file name with a newline")
+            hasher = hashlib.sha256()
+            with zf.open(info) as src:
+                while chunk := src.read(1 << 20):
+                    hasher.update(chunk)
+            lines.append((info.filename, hasher.hexdigest()))
+    return _h1(lines)
+
+
+def extract_module_zip(path: str, root: str, limits: Limits, top: str) -> tuple[Extracted, str]:
+    """Extract a module zip whose files sit under `top` (`golang.org/toolchain@v0.0.1-go1.22.10.linux-amd64`).
+
+    Returns what was written and the zip's h1 hash, computed from the same reads. Every `_go.mod` becomes
+    `go.mod` (module zips cannot hold nested go.mod files); modes are the release archive's (module zips
+    carry none that Go honours); only regular files are accepted.
+    """
+    tree = _Tree(root, limits, top)
+    lines = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if "\n" in info.filename:
+                raise UnsafeArchive(info.filename, "a file name with a newline")
+            rel = tree.admit(info.filename, info.file_size)
+            kind = stat.S_IFMT(info.external_attr >> 16)
+            if info.is_dir() or (kind and kind != stat.S_IFREG):
+                raise UnsafeArchive(info.filename, "a module zip holds only regular files")
+            name = rel.rpartition("/")[2]
+            if name == "go.mod" and rel != "go.mod":
+                raise UnsafeArchive(info.filename, "a nested go.mod in a module zip")
+            target = rel[: -len("_go.mod")] + "go.mod" if name == "_go.mod" else rel
+            hasher = hashlib.sha256()
+            fd = tree.open_file(target, module_file_mode(rel))  # as the go command, ignore the zip's modes
+            try:
+                with zf.open(info) as src:
+                    sink = _write_all(fd, hasher)
+                    while chunk := src.read(1 << 20):
+                        sink(memoryview(chunk))
+            finally:
+                os.close(fd)
+            tree.manifest[target] = hasher.hexdigest()
+            lines.append((info.filename, tree.manifest[target]))
+    return Extracted(tree.manifest, tree.total), _h1(lines)

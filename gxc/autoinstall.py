@@ -37,12 +37,13 @@ def project_locks(selection: resolve.Selection) -> dict[str, Lock]:
     return {name: Lock(str(sha), lock_path) for name, sha in selection.project_table.get("lock", {}).items()}
 
 
-def project_config(selection: resolve.Selection, mirror: str | None = None) -> Any:
+def project_config(selection: resolve.Selection, mirror: str | None = None, goproxy: str | None = None) -> Any:
     """config.load with the trusted project's [source] (untrusted files have none left)."""
     from gxc import config
 
     project_path = selection.project.path if selection.project else ""
-    return config.load(mirror=mirror, project_source=selection.project_table.get("source"), project_path=project_path)
+    return config.load(mirror=mirror, project_source=selection.project_table.get("source"),
+                       project_path=project_path, goproxy=goproxy)
 
 
 def install_flavor(flavored: Any, selection: resolve.Selection) -> None:

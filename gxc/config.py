@@ -7,12 +7,16 @@ trusted_paths = ["~/src/work"]        # project files below these are trusted (g
 [source]
 mirror = "http://127.0.0.1:8000"      # archives: <mirror>/<filename>
 index = "file:///srv/go/index.json"   # the release index (go.dev JSON)
+goproxy = "https://proxy.corp/go"     # or: toolchains as golang.org/toolchain from a module proxy
+sumdb = "sum.golang.org"              # which checksum database proves them (GOSUMDB's syntax)
 [limits]
 max_bytes = 4294967296                # uncompressed size of one archive
 max_members = 200000
 ```
-Command-line flags win over environment variables (GXC_MIRROR, GXC_INDEX_URL), which win over a
-trusted project's toolchains.toml [source], which wins over this file. Every key is checked for its
+Command-line flags win over environment variables (GXC_MIRROR, GXC_INDEX_URL, GXC_GOPROXY), which win
+over a trusted project's toolchains.toml [source], which wins over this file. The checksum database is
+the user's alone (GXC_GOSUMDB, then GOSUMDB, then `sumdb` here): a project cannot choose who proves
+its toolchains. Every key is checked for its
 type and range; a mistake is one `path:line:col: message` error, like a pin file's.
 """
 
@@ -37,7 +41,7 @@ SCHEMA: dict[str, Any] = {
     "auto_install": bool,
     "isolate_goenv": bool,
     "trusted_paths": list,
-    "source": {"mirror": str, "index": str},
+    "source": {"mirror": str, "index": str, "goproxy": str, "sumdb": str},
     "limits": {"max_bytes": int, "max_members": int},
 }
 
@@ -53,6 +57,8 @@ class Sources:
     index_url: str = DEFAULT_INDEX_URL
     mirror: str | None = None
     project: str = ""  # the project file whose [source] chose the index or the mirror, if one did
+    goproxy: str | None = None  # module proxy list (GOPROXY syntax): toolchains come from it, not the index
+    sumdb: str | None = None  # GOSUMDB syntax; None is sum.golang.org
 
     def archive_url(self, filename: str) -> str:
         base = self.mirror or DEFAULT_ARCHIVE_BASE
@@ -132,7 +138,7 @@ def _toml_type(value: object) -> str:
 
 
 def load(mirror: str | None = None, index_url: str | None = None,
-         project_source: dict[str, Any] | None = None, project_path: str = "") -> Config:
+         project_source: dict[str, Any] | None = None, project_path: str = "", goproxy: str | None = None) -> Config:
     """Flags win over the environment, which wins over the project's [source], then config.toml."""
     path = paths.config_path()
     data, text = _read_toml(path)
@@ -141,14 +147,18 @@ def load(mirror: str | None = None, index_url: str | None = None,
     project_source = project_source or {}
     index = index_url or os.environ.get("GXC_INDEX_URL")
     chosen_mirror = mirror or os.environ.get("GXC_MIRROR")
+    chosen_proxy = goproxy or os.environ.get("GXC_GOPROXY")
     from_project = bool((not index and project_source.get("index")) or
-                        (not chosen_mirror and project_source.get("mirror")))
+                        (not chosen_mirror and project_source.get("mirror")) or
+                        (not chosen_proxy and project_source.get("goproxy")))
     limits = data.get("limits", {})
     return Config(
         sources=Sources(
             index_url=index or project_source.get("index") or user_source.get("index") or DEFAULT_INDEX_URL,
             mirror=chosen_mirror or project_source.get("mirror") or user_source.get("mirror"),
             project=project_path if from_project else "",
+            goproxy=chosen_proxy or project_source.get("goproxy") or user_source.get("goproxy"),
+            sumdb=os.environ.get("GXC_GOSUMDB") or os.environ.get("GOSUMDB") or user_source.get("sumdb"),
         ),
         auto_install=data.get("auto_install", False),
         isolate_goenv=data.get("isolate_goenv", False),
@@ -160,6 +170,6 @@ def load(mirror: str | None = None, index_url: str | None = None,
     )
 
 
-def user_sources(mirror: str | None = None) -> Sources:
+def user_sources(mirror: str | None = None, goproxy: str | None = None) -> Sources:
     """The sources the user configured (flags, environment, config.toml), without any project's."""
-    return load(mirror=mirror).sources
+    return load(mirror=mirror, goproxy=goproxy).sources

@@ -51,14 +51,16 @@ def verify_digest(url: str, path: str, expected: str, actual: str, authority: st
 class _Transfer:
     """One archive's transfer state, shared by the retried attempts."""
 
-    def __init__(self, url: str, fd: int, offset: int, size: int, hasher: hashlib._Hash, sink: Sink,
-                 progress: Progress | None) -> None:
-        self.url, self.fd, self.offset, self.size = url, fd, offset, size
+    def __init__(self, url: str, fd: int, offset: int, size: int | None, hasher: hashlib._Hash, sink: Sink,
+                 progress: Progress | None, limit: int) -> None:
+        self.url, self.fd, self.offset, self.size, self.limit = url, fd, offset, size, limit
         self.hasher, self.sink, self.progress = hasher, sink, progress
 
     def _accept(self, chunk: bytes) -> None:
-        if self.offset + len(chunk) > self.size:
+        if self.size is not None and self.offset + len(chunk) > self.size:
             raise NetworkError(self.url, f"the server sent more than the index's {self.size} bytes")
+        if self.offset + len(chunk) > self.limit:
+            raise NetworkError(self.url, f"the server sent more than {self.limit} bytes (the archive size limit)")
         view = memoryview(chunk)
         while view:
             view = view[os.write(self.fd, view):]
@@ -78,31 +80,48 @@ class _Transfer:
                 skip = self.offset  # the server ignored Range: drop what we already have
             elif self.offset and not response.headers.get("Content-Range", "").startswith(f"bytes {self.offset}-"):
                 raise NetworkError(self.url, "the server answered a Range request with the wrong range")
+            end = self.size if self.size is not None else _announced_end(response, self.offset)
             for received in chunks:
                 cut = min(skip, len(received))
                 skip -= cut
                 if cut < len(received):
                     self._accept(received[cut:] if cut else received)
-        if self.offset < self.size:
-            raise http.Transient(f"connection closed at byte {self.offset} of {self.size}")
+        if end is not None and self.offset < end:
+            raise http.Transient(f"connection closed at byte {self.offset} of {end}")
 
 
-def fetch(url: str, partial: str, size: int, sink: Sink, progress: Progress | None = None,
-          on_retry: Callable[[str], None] | None = None) -> str:
-    """Download `url` into `partial` (resuming it), feeding every byte to `sink`. Returns the sha256."""
+def _announced_end(response: object, offset: int) -> int | None:
+    """Where the body ends, by the response's own headers (a proxy gives no size in advance)."""
+    headers = getattr(response, "headers", {})
+    total = headers.get("Content-Range", "").rpartition("/")[2]
+    if total.isdigit():
+        return int(total)
+    length = headers.get("Content-Length", "")
+    if not length.isdigit():
+        return None
+    return int(length) + (offset if getattr(response, "status_code", 200) == 206 else 0)
+
+
+def fetch(url: str, partial: str, size: int | None, sink: Sink, progress: Progress | None = None,
+          on_retry: Callable[[str], None] | None = None, limit: int = 1 << 40) -> str:
+    """Download `url` into `partial` (resuming it), feeding every byte to `sink`. Returns the sha256.
+
+    `size` is what the index promised; None when the source gives none (a module proxy), and then the
+    server's own Content-Length decides whether a transfer was cut, and `limit` bounds it.
+    """
     from gxc import http  # requests costs 0.2 s to import: only commands that download pay it
 
     hasher = hashlib.sha256()
     offset = 0
     if os.path.exists(partial):
-        if os.path.getsize(partial) > size:
+        if os.path.getsize(partial) > (size if size is not None else limit):
             os.unlink(partial)
         else:
             offset = replay_file(partial, hasher, sink, progress)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
     try:
-        transfer = _Transfer(url, fd, offset, size, hasher, sink, progress)
-        if offset < size:
+        transfer = _Transfer(url, fd, offset, size, hasher, sink, progress, limit)
+        if size is None or offset < size:
             http.with_retries(url, transfer.attempt, on_retry)
     except http.RangeNotSatisfiable:
         os.unlink(partial)  # what we hold cannot be completed from this server: start afresh next time

@@ -58,9 +58,10 @@ def _lock_finding(selection: resolve.Selection, version: str) -> list[Finding]:
     if not receipt:
         return []
     locked = locks.get(receipt.get("filename", ""))
-    if locked and locked != receipt.get("sha256"):
+    installed = receipt.get("h1") or receipt.get("sha256")
+    if locked and locked != installed:
         where = selection.project.path if selection.project else "toolchains.toml"
-        return [Finding("lock", f"go{version} was installed from an archive with sha256 {receipt.get('sha256')}, "
+        return [Finding("lock", f"go{version} was installed from an archive with hash {installed}, "
                                 f"but {where} locks {locked}",
                         f"run `gxc install --force {version}` to reinstall the locked archive")]
     return []

@@ -27,8 +27,8 @@ GO_TOOL_NAMES = ("golang", "go")
 _PROJECT_KEYS = {
     "toolchain": {"go", "targets"},
     "env": None,  # any variable name
-    "source": {"mirror", "index"},
-    "lock": None,  # archive file name -> sha256
+    "source": {"mirror", "index", "goproxy"},
+    "lock": None,  # archive file name -> sha256, or golang.org/toolchain@<version> -> h1
     "platforms": None,  # validated by gxc.platforms
     "flavors": None,  # validated by the flavor loader
 }

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from tomlkit import TOMLDocument
     from tomlkit.items import Table
 
+    from gxc.config import Sources
+
 
 def _load(path: str) -> TOMLDocument:
     import tomlkit
@@ -83,7 +85,8 @@ def _lock_matches(filename: str, spec: str) -> bool:
     """Does a locked archive (`go1.22.10.linux-amd64.tar.gz`) belong to a version the pin allows?"""
     from gxc.errors import GxcError
 
-    parts = filename.removeprefix("go").split(".")
+    name = filename.partition("@v0.0.1-")[2] if filename.startswith("golang.org/toolchain@") else filename
+    parts = name.removeprefix("go").split(".")
     version = ".".join(next((parts[:i] for i, p in enumerate(parts) if "-" in p), parts))
     try:
         return VersionSpec.parse(spec).matches(Version.parse(version))
@@ -93,9 +96,13 @@ def _lock_matches(filename: str, spec: str) -> bool:
 
 def check_published(spec: VersionSpec) -> None:
     """A pin must name a version the index publishes (pick_release raises UnknownVersion otherwise)."""
-    from gxc import config, index, store
+    from gxc import config, goproxy, index, store
 
-    store.pick_release(spec, index.load_releases(config.load().sources.index_url))
+    sources = config.load().sources
+    if sources.goproxy:
+        goproxy.available(goproxy.parse_proxy_list(sources.goproxy), spec, *index.host_platform(), offline=False)
+        return
+    store.pick_release(spec, index.load_releases(sources.index_url))
 
 
 def check_targets(spec: VersionSpec, targets: list[str]) -> None:
@@ -142,17 +149,37 @@ def lock_entries(spec: VersionSpec, hosts: list[str]) -> tuple[Version, dict[str
     """
     from gxc import config, index, store
 
-    releases = index.load_releases(config.load().sources.index_url)
-    release = store.pick_release(spec, releases)
-    wanted = hosts or ["/".join(index.host_platform())]
+    sources = config.load().sources
+    wanted = [_host(text) for text in hosts or ["/".join(index.host_platform())]]
+    if sources.goproxy:
+        return _module_lock_entries(spec, wanted, sources)
+    release = store.pick_release(spec, index.load_releases(sources.index_url))
     entries = {}
-    for host in wanted:
-        goos, _, goarch = host.partition("/")
-        if not goos or not goarch or "/" in goarch:
-            from gxc.errors import UsageError
-
-            raise UsageError(f"--host {shown(host)} is not a host",
-                             "name one as OS/ARCH, like linux/amd64 or darwin/arm64")
+    for goos, goarch in wanted:
         archive = release.archive_for(goos, "armv6l" if goarch == "arm" else goarch)
         entries[archive.filename] = archive.sha256
     return release.version, entries
+
+
+def _host(text: str) -> tuple[str, str]:
+    goos, _, goarch = text.partition("/")
+    if not goos or not goarch or "/" in goarch:
+        from gxc.errors import UsageError
+
+        raise UsageError(f"--host {shown(text)} is not a host", "name one as OS/ARCH, like linux/amd64 or darwin/arm64")
+    return goos, goarch
+
+
+def _module_lock_entries(spec: VersionSpec, hosts: list[tuple[str, str]],
+                         sources: Sources) -> tuple[Version, dict[str, str]]:
+    """`golang.org/toolchain@<version>` -> the h1 the checksum database proves, for each host."""
+    from gxc import goproxy
+
+    proxies = goproxy.parse_proxy_list(sources.goproxy or "")
+    version = goproxy.available(proxies, spec, *hosts[0], offline=False)
+    entries = {}
+    for goos, goarch in hosts:
+        key = goproxy.module_key(version, goos, goarch)
+        proof = goproxy.expected_hash(key, {}, sources.sumdb, skip_sumdb=False, offline=False)
+        entries[key] = str(proof.h1)
+    return version, entries

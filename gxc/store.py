@@ -16,11 +16,12 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gxc import download, index, paths, workdir
-from gxc.archive import LINK_PREFIX, Extracted, StreamingExtract, extract_zip
+from gxc import download, goproxy, index, paths, workdir
+from gxc.archive import LINK_PREFIX, Extracted, StreamingExtract, extract_module_zip, extract_zip
 from gxc.config import Config
 from gxc.errors import (
     ChecksumMismatch,
@@ -64,6 +65,7 @@ class InstallOptions:
     locks: dict[str, Lock] = field(default_factory=dict)  # archive filename -> lock
     user_index_url: str = ""  # the user's own index, checked when a project's [source] chose another
     allow_source_mismatch: bool = False
+    skip_sumdb: bool = False  # --insecure-skip-sumdb: a module proxy's zip without lock entry goes unproven
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class _Installer:
             "index_url": self.config.sources.index_url,
             "source": f"project {project}" if project else "user",
             "source_mismatch_allowed": self.options.allow_source_mismatch and bool(project),
+            "proved_by": f"sha256 {self.authority}" + ("" if self.authority.startswith("locked")
+                                                       else f" ({self.config.sources.index_url})"),
             "sha256": self.expected,
             "archive_size": self.archive.size,
             "size": extracted.size,
@@ -240,6 +244,77 @@ class _Installer:
             _remove_tree(staging)
         workdir.ensure(self.version)
         return Outcome(self.release.version, "reinstalled" if existed else "installed", target)
+
+
+class _ModuleInstaller(_Installer):
+    """The same transaction for a toolchain zip from a module proxy, proven by its h1 hash."""
+
+    def __init__(self, module_zip: goproxy.ModuleZip, config: Config, options: InstallOptions,
+                 reporter: Reporter) -> None:
+        self.zip, self.config, self.options, self.reporter = module_zip, config, options, reporter
+        self.version = str(module_zip.version)
+        self.release = Release(module_zip.version, module_zip.version.is_stable, ())
+        self.h1 = ""
+
+    def _extract_zip(self, root: str) -> Extracted:
+        path = self.zip.download(self.reporter, self.config.limits.max_bytes, self.options.offline)
+        try:
+            extracted, self.h1 = extract_module_zip(path, root, self.config.limits, self.zip.key)
+        except zipfile.BadZipFile:
+            os.unlink(path)
+            raise ChecksumMismatch(self.zip.key, self.zip.proof.h1 or "a zip archive", "not a zip archive",
+                                   self.zip.proof.by) from None
+        self.zip.check(self.h1)
+        return extracted
+
+    def _fetch_and_extract(self, root: str) -> Extracted:
+        was_cached = os.path.exists(self.zip.cached)
+        try:
+            return self._extract_zip(root)
+        except ChecksumMismatch:
+            if not was_cached or self.options.offline:
+                raise
+            self.reporter.note(f"the cached zip of {self.zip.key} was corrupt; downloading it again")
+            _remove_tree(root)
+            os.mkdir(root)
+            return self._extract_zip(root)
+
+    def _receipt(self, extracted: Extracted, root: str) -> dict[str, Any]:
+        project = self.config.sources.project
+        return {
+            "version": self.version,
+            "filename": self.zip.key,
+            "url": getattr(self.zip, "url", "") or self.zip.cached,
+            "goproxy": self.config.sources.goproxy,
+            "source": f"project {project}" if project else "user",
+            "h1": self.h1,
+            "proved_by": f"h1 {self.zip.proof.by}",
+            "cache_key": os.path.basename(self.zip.cached).removesuffix(".zip"),
+            "size": extracted.size,
+            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "manifest": extracted.manifest,
+            "modes": tree_modes(root),
+        }
+
+
+def _install_from_proxy(spec: VersionSpec, config: Config, options: InstallOptions, reporter: Reporter) -> Outcome:
+    proxies = goproxy.parse_proxy_list(config.sources.goproxy or "")
+    goos, goarch = index.host_platform()
+    if spec.kind == "exact" and spec.version and options.offline:
+        version = spec.version  # no version list needed: the lock or the verified lookup decides
+    else:
+        version = goproxy.available(proxies, spec, goos, goarch, options.offline)
+    if not options.force and is_installed(version):
+        return Outcome(version, "already installed", paths.toolchain_dir(str(version)))
+    with version_lock(str(version)):
+        if not options.force and is_installed(version):
+            return Outcome(version, "already installed", paths.toolchain_dir(str(version)))
+        key = goproxy.module_key(version, goos, goarch)
+        proof = goproxy.expected_hash(key, options.locks, config.sources.sumdb, options.skip_sumdb, options.offline)
+        if proof.h1 is None:
+            reporter.note(f"warning: {key} is not verified: {proof.by}")
+        module_zip = goproxy.ModuleZip(proxies, version, goos, goarch, proof)
+        return _ModuleInstaller(module_zip, config, options, reporter).run()
 
 
 def user_index_sha256(version: Version, filename: str, user_index_url: str, offline: bool) -> str | None:
@@ -300,6 +375,13 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
     reporter = reporter or SilentReporter()
     if spec.kind == "exact" and spec.version and not options.force and is_installed(spec.version):
         return Outcome(spec.version, "already installed", paths.toolchain_dir(str(spec.version)))
+    if config.sources.goproxy:
+        try:
+            return _install_from_proxy(spec, config, options, reporter)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EPERM, errno.EDQUOT):
+                raise DiskError(e.filename or paths.home(), e) from None
+            raise
     releases = index.load_releases(config.sources.index_url, offline=options.offline)
     release = pick_release(spec, releases)
     version = str(release.version)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -42,10 +43,14 @@ class MirrorState:
         self.log: list[Request] = []
         self.lock = threading.Lock()
         self._cache: dict[str, bytes] = {}
+        self.sumdb: Any = None  # a tests.sumdb_server.TestSumdb answering under sumdb/<name>/
 
     def body(self, name: str) -> bytes | None:
         if name in self.overrides:
             return self.overrides[name]
+        if self.sumdb is not None and name.startswith(f"sumdb/{self.sumdb.name}/"):
+            answer: bytes | None = self.sumdb.answer(name.removeprefix(f"sumdb/{self.sumdb.name}/"))
+            return answer
         if name not in self._cache:
             path = self.root / name
             if not path.is_file() or ".." in name:
@@ -166,6 +171,18 @@ class MirrorServer:
     def start(self) -> MirrorServer:
         self._thread.start()
         return self
+
+    def serve_sumdb(self) -> Any:
+        """Answer Go's checksum database protocol under `<url>/sumdb/<name>` for this mirror's proxy layout."""
+        from tests.sumdb_server import TestSumdb
+
+        self.state.sumdb = TestSumdb(self.state.root)
+        return self.state.sumdb
+
+    def gosumdb(self) -> str:
+        """GOSUMDB naming the test database: `name+hash+key URL`."""
+        db = self.state.sumdb
+        return f"{db.verifier_key} {self.url}/sumdb/{db.name}"
 
     def stop(self) -> None:
         self._server.shutdown()

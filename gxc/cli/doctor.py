@@ -59,6 +59,8 @@ def _index_disagreement(version: Any) -> list[str]:
     from gxc import config, store
 
     receipt = store.read_receipt(version) or {}
+    if receipt.get("h1"):
+        return _sumdb_disagreement(receipt)
     filename, sha = str(receipt.get("filename", "")), str(receipt.get("sha256", ""))
     theirs = store.user_index_sha256(version, filename, config.user_sources().index_url, offline=False)
     if theirs is None:
@@ -66,6 +68,15 @@ def _index_disagreement(version: Any) -> list[str]:
     if theirs != sha:
         return [f"{filename}: installed from sha256 {sha}, your index says {theirs}"]
     return []
+
+
+def _sumdb_disagreement(receipt: dict[str, Any]) -> list[str]:
+    """A toolchain from a module proxy, against what the user's checksum database proves now."""
+    from gxc import config, goproxy
+
+    key, h1 = str(receipt.get("filename")), str(receipt.get("h1"))
+    proof = goproxy.expected_hash(key, {}, config.user_sources().sumdb, skip_sumdb=False, offline=False)
+    return [] if proof.h1 == h1 else [f"{key}: installed from {h1}, the {proof.by} proves {proof.h1}"]
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from gxc.versions import Flavored, Version, is_flavored
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", metavar="URL", help="fetch archives from this go.dev-layout mirror")
+    p.add_argument("--goproxy", metavar="URL", help="fetch golang.org/toolchain from this module proxy list")
     p.add_argument("--offline", action="store_true", help="use only the cached index and downloads")
 
 
@@ -24,6 +25,9 @@ def register(sub: Any) -> None:
     p.add_argument("--repair", action="store_true", help="re-extract a drifted toolchain from the verified archive")
     p.add_argument("--from-source", action="store_true",
                    help="build the release from its source archive with make.bash (flavors always are)")
+    p.add_argument("--insecure-skip-sumdb", action="store_true",
+                   help="install a module proxy's zip that no lock entry proves without asking the checksum "
+                        "database (nothing then checks its bytes)")
     p.add_argument("--allow-source-mismatch", action="store_true",
                    help="install from a trusted project's [source] even where your own index disagrees")
     add_source_options(p)
@@ -54,10 +58,11 @@ def cmd_install(args: argparse.Namespace) -> int:
     if not requests:
         requests = [resolve.install_spec(selection)]
     locks = autoinstall.project_locks(selection)  # a project's lock binds every install made inside it
-    cfg = autoinstall.project_config(selection, mirror=args.mirror)
+    cfg = autoinstall.project_config(selection, mirror=args.mirror, goproxy=args.goproxy)
     options = store.InstallOptions(force=args.force or args.repair, offline=args.offline, locks=locks,
                                    user_index_url=config.user_sources(args.mirror).index_url,
-                                   allow_source_mismatch=args.allow_source_mismatch)
+                                   allow_source_mismatch=args.allow_source_mismatch,
+                                   skip_sumdb=args.insecure_skip_sumdb)
     reporter = TerminalReporter(args.quiet)
     from gxc import settings
 
@@ -166,11 +171,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_list_remote(args: argparse.Namespace) -> int:
-    from gxc import config, index, store
+    from gxc import config, store
     from gxc.versions import VersionSpec
 
-    cfg = config.load(mirror=args.mirror)
-    releases = index.load_releases(cfg.sources.index_url, offline=args.offline)
+    cfg = config.load(mirror=args.mirror, goproxy=args.goproxy)
+    releases = _remote_releases(cfg, args.offline)
     spec = VersionSpec.parse(args.spec) if args.spec else None
     installed = set(store.installed_versions())
     shown = sorted(
@@ -187,3 +192,14 @@ def cmd_list_remote(args: argparse.Namespace) -> int:
     for r in shown:
         print(f"go{r.version}" + ("  (installed)" if r.version in installed else ""))
     return 0
+
+
+def _remote_releases(cfg: Any, offline: bool) -> list[Any]:
+    """The index's releases, or the versions the module proxy lists for this host."""
+    from gxc import goproxy, index
+
+    if not cfg.sources.goproxy:
+        return index.load_releases(cfg.sources.index_url, offline=offline)
+    proxies = goproxy.parse_proxy_list(cfg.sources.goproxy)
+    return [index.Release(v, v.is_stable, ())
+            for v in goproxy.list_versions(proxies, *index.host_platform(), offline=offline)]

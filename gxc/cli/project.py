@@ -13,7 +13,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("pin", help="pin this project's toolchain (and targets) in ./toolchains.toml")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-t", "--target", action="append", default=[], metavar="PORT", help="add a target port")
-    p.add_argument("--lock", action="store_true", help="record the archive sha256 for each --host")
+    p.add_argument("--lock", action="store_true",
+                   help="record the archive sha256 (h1 from a module proxy) for each --host")
     p.add_argument("--host", action="append", default=[], metavar="OS/ARCH", help="host to lock (default: this one)")
     p.add_argument("--force", action="store_true",
                    help="pin even a version the index does not list or a port gxc does not know (with a warning)")
@@ -46,7 +47,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     targets = f" with targets {', '.join(args.target)}" if args.target else ""
     print(f"pinned go {spec}{targets} in {path}")
     for filename, sha in locks.items():
-        print(f"locked {filename} sha256 {sha}")
+        print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
     return 0
 
 

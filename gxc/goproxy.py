@@ -1,0 +1,224 @@
+"""Toolchains from a Go module proxy: the module `golang.org/toolchain`, as the go command fetches them.
+
+A proxy lists `golang.org/toolchain/@v/list` (`v0.0.1-go<V>.<goos>-<goarch>` per line) and serves each
+version's `.info`, `.mod` and `.zip`. GOPROXY's list semantics are Go's: entries separated by `,` fall
+through to the next only on 404 or 410, entries separated by `|` on any error; `off` refuses to fetch.
+
+A zip is believed by its `h1:` hash (Go's dirhash over the zip's files), checked against, in order, the
+project's `[lock]` (`"golang.org/toolchain@v0.0.1-go1.22.10.linux-amd64" = "h1:..."`) and the checksum
+database (gxc.sumdb). The install runs in the same transaction as every other (gxc.store): the tree
+appears only after its hash matched, and its receipt says which check proved it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gxc import download, paths
+from gxc.errors import ChecksumMismatch, GxcError, NetworkError, UnknownVersion, shown
+from gxc.versions import Version
+
+MODULE = "golang.org/toolchain"
+_MODULE_PREFIX = "v0.0.1-go"
+
+
+@dataclass(frozen=True)
+class Proxy:
+    url: str
+    any_error_falls_through: bool  # `|` after it: any failure tries the next; `,`: only 404/410
+
+
+def parse_proxy_list(text: str) -> list[Proxy]:
+    """GOPROXY's syntax: `URL,URL|URL`; `off` and an empty list are errors."""
+    entries: list[Proxy] = []
+    rest = text.strip()
+    while rest:
+        cut = min((i for i in (rest.find(","), rest.find("|")) if i >= 0), default=len(rest))
+        url, separator, rest = rest[:cut].strip(), rest[cut:cut + 1], rest[cut + 1:]
+        if url == "off":
+            raise GxcError("the module proxy list is `off`", "set GXC_GOPROXY or [source] goproxy to a proxy URL")
+        if url == "direct":
+            continue  # fetching golang.org/toolchain from its VCS is not a toolchain source
+        if not url.startswith(("https://", "http://", "file://")):
+            raise GxcError(f"the module proxy {shown(url)} is not a URL", "name proxies as https://host/path")
+        entries.append(Proxy(url.rstrip("/"), separator == "|"))
+    if not entries:
+        raise GxcError(f"the module proxy list {shown(text)} names no proxy", "set GXC_GOPROXY to a proxy URL")
+    return entries
+
+
+def module_version(version: Version, goos: str, goarch: str) -> str:
+    """`v0.0.1-go1.22.10.linux-amd64`; the archive arch armv6l is GOARCH arm here."""
+    return f"{_MODULE_PREFIX}{version}.{goos}-{'arm' if goarch == 'armv6l' else goarch}"
+
+
+def module_key(version: Version, goos: str, goarch: str) -> str:
+    """The [lock] key: `golang.org/toolchain@v0.0.1-go1.22.10.linux-amd64`."""
+    return f"{MODULE}@{module_version(version, goos, goarch)}"
+
+
+def _status_of(error: NetworkError) -> int:
+    reason = error.message.rpartition("HTTP ")[2].split()[0] if "HTTP " in error.message else ""
+    return int(reason) if reason.isdigit() else 0
+
+
+def _get(url: str) -> bytes:
+    if url.startswith("file://"):
+        try:
+            with open(url[len("file://"):], "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise NetworkError(url, "HTTP 404 (no such file)") from None
+        except OSError as e:
+            raise NetworkError(url, e.strerror or str(e)) from None
+    from gxc import http
+
+    return bytes(http.get(url).content)
+
+
+def try_proxies(proxies: list[Proxy], attempt: Callable[[str], Any]) -> Any:
+    """Run `attempt(proxy_url)` down the list with Go's fallback rules; the last error stands."""
+    last: NetworkError | None = None
+    for proxy in proxies:
+        try:
+            return attempt(proxy.url)
+        except NetworkError as e:
+            last = e
+            if _status_of(e) in (404, 410) or proxy.any_error_falls_through:
+                continue
+            raise
+    assert last is not None
+    raise last
+
+
+def fetch(proxies: list[Proxy], path: str) -> bytes:
+    result: bytes = try_proxies(proxies, lambda base: _get(f"{base}/{path}"))
+    return result
+
+
+def _list_cache(proxies: list[Proxy]) -> str:
+    key = hashlib.sha256("\n".join(p.url for p in proxies).encode()).hexdigest()[:16]
+    return os.path.join(paths.cache_dir(), "goproxy", key, "list")
+
+
+def list_versions(proxies: list[Proxy], goos: str, goarch: str, offline: bool = False) -> list[Version]:
+    """Versions the proxies offer for this host, from `@v/list` (cached for --offline)."""
+    from gxc.fsutil import atomic_write
+
+    cache = _list_cache(proxies)
+    if offline:
+        try:
+            with open(cache, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NetworkError(proxies[0].url, "offline and the proxy's version list is not cached") from None
+    else:
+        data = fetch(proxies, f"{MODULE}/@v/list")
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        atomic_write(cache, data)
+    suffix = f".{goos}-{'arm' if goarch == 'armv6l' else goarch}"
+    found = set()
+    for line in data.decode("utf-8", "replace").splitlines():
+        name = line.strip()
+        if name.startswith(_MODULE_PREFIX) and name.endswith(suffix):
+            try:
+                found.add(Version.parse(name[len(_MODULE_PREFIX) - 2:-len(suffix)]))
+            except GxcError:
+                continue
+    return sorted(found)
+
+
+def h1_digest(h1: str) -> str:
+    """The hex of an `h1:` hash: the download cache's name for the zip it proves."""
+    try:
+        raw = base64.b64decode(h1.removeprefix("h1:"), validate=True)
+    except binascii.Error:
+        raw = b""
+    if not h1.startswith("h1:") or len(raw) != 32:
+        raise GxcError(f"{shown(h1)} is not an h1: hash", "a lock entry for golang.org/toolchain must be h1:<base64>")
+    return raw.hex()
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The hash a zip must have, and which check said so (recorded in the receipt)."""
+
+    h1: str | None
+    by: str
+
+
+def expected_hash(key: str, locks: dict[str, Any], sumdb_setting: str | None, skip_sumdb: bool,
+                  offline: bool) -> Proof:
+    """What proves `key`'s zip: the project's lock, else the checksum database, else (only when asked) nothing."""
+    from gxc import sumdb
+
+    lock = locks.get(key)
+    if lock is not None:
+        h1_digest(lock.sha256)
+        return Proof(lock.sha256, f"locked in {lock.source}")
+    if skip_sumdb:
+        return Proof(None, "nothing: --insecure-skip-sumdb (no lock entry and no checksum database)")
+    if (sumdb_setting or "").strip() == "off":
+        raise GxcError("GOSUMDB is off, so nothing would prove the toolchain zip",
+                       "lock it with `gxc pin --lock`, or pass --insecure-skip-sumdb to install it unverified")
+    database = sumdb.Database.parse(sumdb_setting)
+    client = sumdb.Client(database, offline=offline)
+    module, _, version = key.partition("@")
+    h1 = client.module_hash(module, version)
+    latest = client.latest()
+    size = latest[0].size if latest else 0
+    return Proof(h1, f"checksum database {database.name} (tree of size {size})")
+
+
+class ModuleZip:
+    """One toolchain zip: where it comes from, where it is cached, and the hash it must have."""
+
+    def __init__(self, proxies: list[Proxy], version: Version, goos: str, goarch: str, proof: Proof) -> None:
+        self.proxies, self.version, self.proof = proxies, version, proof
+        self.module_version = module_version(version, goos, goarch)
+        self.key = f"{MODULE}@{self.module_version}"
+        self.path = f"{MODULE}/@v/{self.module_version}.zip"
+        digest = h1_digest(proof.h1) if proof.h1 else hashlib.sha256(self.key.encode()).hexdigest()
+        self.cached = os.path.join(paths.downloads_dir(), f"{digest}.zip")
+
+    def download(self, reporter: Any, limit: int, offline: bool) -> str:
+        """The zip in the download cache (fetched when missing); its sha256 is not the proof, h1 is."""
+        if os.path.exists(self.cached) and self.proof.h1:
+            return self.cached
+        if offline:
+            raise NetworkError(self.proxies[0].url, f"offline and {self.key} is not in the download cache")
+        os.makedirs(paths.downloads_dir(), exist_ok=True)
+
+        def attempt(base: str) -> str:
+            url = f"{base}/{self.path}"
+            partial = download.partial_path(self.cached, url)
+            progress = reporter.progress(0, f"go{self.version} (module zip)")
+            download.fetch(url, partial, None, lambda _chunk: None, progress,
+                           lambda why: reporter.note(f"retrying {url}: {why}"), limit)
+            os.replace(partial, self.cached)
+            return url
+
+        url: str = try_proxies(self.proxies, attempt)
+        self.url = url
+        return self.cached
+
+    def check(self, actual: str) -> None:
+        if self.proof.h1 is not None and actual != self.proof.h1:
+            if os.path.exists(self.cached):
+                os.unlink(self.cached)
+            raise ChecksumMismatch(self.key, self.proof.h1, actual, self.proof.by)
+
+
+def available(proxies: list[Proxy], spec: Any, goos: str, goarch: str, offline: bool) -> Version:
+    versions = list_versions(proxies, goos, goarch, offline)
+    best = spec.best(versions)
+    if best is None:
+        raise UnknownVersion(spec.text, f"the module proxy lists no golang.org/toolchain {spec.text} for "
+                                        f"{goos}/{goarch}; run `gxc list-remote --all`")
+    return Version.parse(str(best))
