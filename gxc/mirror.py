@@ -1,0 +1,319 @@
+"""`gxc mirror`: fill a directory that any static HTTP server can serve as a fleet's toolchain source.
+
+Two layouts, either or both:
+
+- `dl`, go.dev's: `index.json` (the `?mode=json&include=all` shape, listing what the directory holds),
+  the archives, and `<archive>.sha256`. Fleets point `GXC_INDEX_URL` at `<url>/index.json` and
+  `GXC_MIRROR` at `<url>`.
+- `goproxy`, a module proxy's: `golang.org/toolchain/@v/{list,<v>.info,<v>.mod,<v>.zip}`. Fleets point
+  `GXC_GOPROXY` (or Go's own `GOPROXY`) at `<url>`.
+
+Every file is verified as an install verifies it (an archive by the index's sha256, a zip and its .mod by
+the h1 hashes the checksum database proves) before it is renamed into place, so the directory never
+holds an unverified file under a served name. A sync is incremental (a file already there is skipped; a
+run that changes nothing writes nothing) and resumable (partial downloads live in `.gxc-partial/` and
+continue with HTTP Range). `verify` re-checks every file a directory serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gxc import download, goproxy, index
+from gxc.archive import h1_of_zip
+from gxc.config import Config
+from gxc.errors import ChecksumMismatch, GxcError, UsageError, shown
+from gxc.fsutil import atomic_write, sha256_file
+from gxc.versions import Version, VersionSpec
+
+LAYOUTS = ("dl", "goproxy", "both")
+PARTIAL_DIR = ".gxc-partial"
+
+
+@dataclass
+class Summary:
+    fetched: int = 0
+    bytes: int = 0
+    skipped: int = 0
+    written: list[str] = field(default_factory=list)
+
+    def line(self, root: str) -> str:
+        return (f"mirror {root}: {self.fetched} files fetched ({self.bytes / 1024**2:.1f} MiB), "
+                f"{self.skipped} already there")
+
+
+@dataclass(frozen=True)
+class Request:
+    specs: list[VersionSpec]
+    hosts: list[tuple[str, str]]
+    layouts: tuple[str, ...]
+
+
+def parse_hosts(texts: list[str]) -> list[tuple[str, str]]:
+    hosts = []
+    for text in texts or ["/".join(index.host_platform())]:
+        goos, _, goarch = text.partition("/")
+        if not goos.isalnum() or not goarch.replace("_", "").isalnum():
+            raise UsageError(f"--hosts {shown(text)} is not a host", "name hosts as OS/ARCH, like linux/amd64")
+        hosts.append((goos, goarch))
+    return hosts
+
+
+def layouts_of(text: str) -> tuple[str, ...]:
+    return ("dl", "goproxy") if text == "both" else (text,)
+
+
+def _write_if_changed(path: str, data: bytes, summary: Summary) -> None:
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write(path, data)
+    summary.written.append(path)
+
+
+class Syncer:
+    """One `gxc mirror sync`: fetch what DIR lacks, verify it, rename it into place."""
+
+    def __init__(self, root: str, config: Config, reporter: Any, offline: bool = False) -> None:
+        self.root, self.config, self.reporter, self.offline = root, config, reporter, offline
+        self.summary = Summary()
+
+    def _fetch_verified(self, url: str, target: str, size: int | None, check: Callable[[str, str], None]) -> None:
+        """Download url to target through a resumable partial; `check(partial, sha256)` must pass first."""
+        if os.path.exists(target):
+            self.summary.skipped += 1
+            return
+        partials = os.path.join(self.root, PARTIAL_DIR)
+        os.makedirs(partials, exist_ok=True)
+        partial = os.path.join(partials, hashlib.sha256(url.encode()).hexdigest()[:32])
+        progress = self.reporter.progress(size or 0, os.path.basename(target))
+        sha = download.fetch(url, partial, size, lambda _chunk: None, progress,
+                             lambda why: self.reporter.note(f"retrying {url}: {why}"), self.config.limits.max_bytes)
+        if progress is not None and hasattr(progress, "close"):
+            progress.close()
+        check(partial, sha)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(partial, target)
+        self.summary.fetched += 1
+        self.summary.bytes += os.path.getsize(target)
+        self.summary.written.append(target)
+
+    # --- go.dev layout ---
+
+    def sync_dl(self, request: Request) -> None:
+        releases = index.load_releases(self.config.sources.index_url, offline=self.offline)
+        by_version = {r.version: r for r in releases}
+        chosen: dict[Version, list[index.ReleaseFile]] = {}
+        for spec in request.specs:
+            release = by_version[_pick(spec, list(by_version))]
+            for goos, goarch in request.hosts:
+                archive = release.archive_for(goos, "armv6l" if goarch == "arm" else goarch)
+                chosen.setdefault(release.version, []).append(archive)
+        for files in chosen.values():
+            for archive in files:
+                self._sync_archive(archive)
+        self._write_index(chosen, {r.version: r.stable for r in releases})
+
+    def _sync_archive(self, f: index.ReleaseFile) -> None:
+        target = os.path.join(self.root, f.filename)
+        url = self.config.sources.archive_url(f.filename)
+
+        def check(partial: str, sha: str) -> None:
+            download.verify_digest(url, partial, f.sha256, sha, f"the release index ({self.config.sources.index_url})")
+
+        self._fetch_verified(url, target, f.size, check)
+        _write_if_changed(f"{target}.sha256", f"{f.sha256}\n".encode(), self.summary)
+
+    def _write_index(self, chosen: dict[Version, list[index.ReleaseFile]], stable: dict[Version, bool]) -> None:
+        path = os.path.join(self.root, "index.json")
+        entries: dict[str, dict[str, Any]] = {}
+        try:
+            with open(path, "rb") as existing:
+                for release in index.parse_index(existing.read(), path):
+                    entries[str(release.version)] = _entry(release.version, release.stable, list(release.files))
+        except FileNotFoundError:
+            pass
+        for version, files in chosen.items():
+            known = {x["filename"]: x for x in entries.get(str(version), {"files": []})["files"]}
+            for f in files:
+                known[f.filename] = _file_entry(version, f)
+            entries[str(version)] = _entry(version, stable.get(version, version.is_stable), [], list(known.values()))
+        ordered = sorted(entries.values(), key=lambda e: Version.parse(e["version"]), reverse=True)
+        _write_if_changed(path, (json.dumps(ordered, indent=1) + "\n").encode(), self.summary)
+
+    # --- GOPROXY layout ---
+
+    def sync_goproxy(self, request: Request) -> None:
+        if not self.config.sources.goproxy:
+            raise GxcError("--layout goproxy needs a module proxy to copy from",
+                           "set GXC_GOPROXY, [source] goproxy in config.toml, or pass --goproxy URL")
+        proxies = goproxy.parse_proxy_list(self.config.sources.goproxy)
+        at_v = os.path.join(self.root, goproxy.MODULE, "@v")
+        for spec in request.specs:
+            for goos, goarch in request.hosts:
+                version = goproxy.available(proxies, spec, goos, goarch, self.offline)
+                self._sync_module(proxies, at_v, goproxy.module_version(version, goos, goarch))
+        listed = sorted(name[:-len(".zip")] for name in os.listdir(at_v) if name.endswith(".zip"))
+        _write_if_changed(os.path.join(at_v, "list"), "".join(f"{v}\n" for v in listed).encode(), self.summary)
+
+    def _sync_module(self, proxies: list[goproxy.Proxy], at_v: str, version: str) -> None:
+        key = f"{goproxy.MODULE}@{version}"
+        lines = _proved_lines(key, self.config.sources.sumdb, self.offline)
+
+        def check_zip(partial: str, _sha: str) -> None:
+            actual = h1_of_zip(partial)
+            if actual != lines[version]:
+                os.unlink(partial)
+                raise ChecksumMismatch(key, lines[version], actual, "the checksum database")
+
+        target = os.path.join(at_v, f"{version}.zip")
+        goproxy.try_proxies(proxies, lambda base: self._fetch_verified(f"{base}/{goproxy.MODULE}/@v/{version}.zip",
+                                                                       target, None, check_zip))
+        mod = os.path.join(at_v, f"{version}.mod")
+        if not os.path.exists(mod):
+            data = goproxy.fetch(proxies, f"{goproxy.MODULE}/@v/{version}.mod")
+            if mod_h1(data) != lines[f"{version}/go.mod"]:
+                raise ChecksumMismatch(f"{key}/go.mod", lines[f"{version}/go.mod"], mod_h1(data),
+                                       "the checksum database")
+            _write_if_changed(mod, data, self.summary)
+        info = os.path.join(at_v, f"{version}.info")
+        if not os.path.exists(info):
+            _write_if_changed(info, _checked_info(goproxy.fetch(proxies, f"{goproxy.MODULE}/@v/{version}.info"),
+                                                  version), self.summary)
+
+
+def _pick(spec: VersionSpec, versions: list[Version]) -> Version:
+    from gxc.errors import UnknownVersion
+
+    best = spec.best(versions)
+    if best is None:
+        raise UnknownVersion(spec.text)
+    return best
+
+
+def _file_entry(version: Version, f: index.ReleaseFile) -> dict[str, Any]:
+    return {"filename": f.filename, "os": f.os, "arch": f.arch, "version": f"go{version}", "sha256": f.sha256,
+            "size": f.size, "kind": f.kind}
+
+
+def _entry(version: Version, stable: bool, files: list[index.ReleaseFile],
+           raw: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    listed = raw if raw is not None else [_file_entry(version, f) for f in files]
+    return {"version": f"go{version}", "stable": stable, "files": sorted(listed, key=lambda x: x["filename"])}
+
+
+def mod_h1(go_mod: bytes) -> str:
+    """dirhash Hash1 of a module's go.mod alone, as go.sum's `/go.mod` lines hold it."""
+    import base64
+
+    line = f"{hashlib.sha256(go_mod).hexdigest()}  go.mod\n"
+    return "h1:" + base64.b64encode(hashlib.sha256(line.encode()).digest()).decode()
+
+
+def _proved_lines(key: str, sumdb_setting: str | None, offline: bool) -> dict[str, str]:
+    """`<version>` and `<version>/go.mod` -> h1, as the checksum database proves them."""
+    from gxc import sumdb
+
+    if (sumdb_setting or "").strip() == "off":
+        raise GxcError("GOSUMDB is off: a mirror's zips must be proven by a checksum database",
+                       "unset GOSUMDB or name a checksum database")
+    module, _, version = key.partition("@")
+    client = sumdb.Client(sumdb.Database.parse(sumdb_setting), offline=offline)
+    found = {}
+    for line in client.lookup(module, version):
+        _, ver, h1 = line.split(" ")
+        found[ver] = h1
+    if version not in found or f"{version}/go.mod" not in found:
+        raise GxcError(f"the checksum database has no complete record for {key}", "the database is incomplete")
+    return found
+
+
+def _checked_info(data: bytes, version: str) -> bytes:
+    try:
+        info = json.loads(data)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or info.get("Version") != version:
+        raise GxcError(f"the proxy's {version}.info does not describe {version}", "the proxy is broken or hostile")
+    return data
+
+
+# --- verify ---------------------------------------------------------------------------------------
+
+
+def verify(root: str, sumdb_setting: str | None, offline: bool) -> list[str]:
+    """Every problem with what DIR serves; [] when each file matches what proves it."""
+    problems: list[str] = []
+    index_path = os.path.join(root, "index.json")
+    at_v = os.path.join(root, goproxy.MODULE, "@v")
+    if not os.path.exists(index_path) and not os.path.isdir(at_v):
+        raise GxcError(f"{root} is not a gxc mirror (no index.json, no {goproxy.MODULE}/@v)",
+                       "fill it with `gxc mirror sync DIR`")
+    if os.path.exists(index_path):
+        problems += _verify_dl(root, index_path)
+    if os.path.isdir(at_v):
+        problems += _verify_goproxy(at_v, sumdb_setting, offline)
+    return problems
+
+
+def _verify_dl(root: str, index_path: str) -> list[str]:
+    problems = []
+    with open(index_path, "rb") as raw:
+        releases = index.parse_index(raw.read(), index_path)
+    for release in releases:
+        for f in release.files:
+            path = os.path.join(root, f.filename)
+            if not os.path.exists(path):
+                problems.append(f"{f.filename}: listed in index.json but missing")
+                continue
+            actual = sha256_file(path)
+            if actual != f.sha256:
+                problems.append(f"{f.filename}: sha256 {actual}, index.json says {f.sha256}")
+            try:
+                with open(f"{path}.sha256", encoding="utf-8") as side:
+                    if side.read().strip() != f.sha256:
+                        problems.append(f"{f.filename}.sha256 disagrees with index.json")
+            except FileNotFoundError:
+                problems.append(f"{f.filename}.sha256: missing")
+    return problems
+
+
+def _verify_goproxy(at_v: str, sumdb_setting: str | None, offline: bool) -> list[str]:
+    problems = []
+    try:
+        with open(os.path.join(at_v, "list"), encoding="utf-8") as f:
+            listed = set(f.read().split())
+    except FileNotFoundError:
+        listed = set()
+        problems.append(f"{goproxy.MODULE}/@v/list: missing")
+    zips = {name[:-len(".zip")] for name in os.listdir(at_v) if name.endswith(".zip")}
+    problems += [f"{goproxy.MODULE}/@v/list names {v}, which has no zip" for v in sorted(listed - zips)]
+    problems += [f"{goproxy.MODULE}/@v/{v}.zip is not in the list" for v in sorted(zips - listed)]
+    for version in sorted(zips):
+        key = f"{goproxy.MODULE}@{version}"
+        try:
+            proved = _proved_lines(key, sumdb_setting, offline)
+        except GxcError as e:
+            problems.append(f"{key}: {e.message}")
+            continue
+        actual = h1_of_zip(os.path.join(at_v, f"{version}.zip"))
+        if actual != proved[version]:
+            problems.append(f"{version}.zip: {actual}, the checksum database proves {proved[version]}")
+        try:
+            with open(os.path.join(at_v, f"{version}.mod"), "rb") as f:
+                if mod_h1(f.read()) != proved[f"{version}/go.mod"]:
+                    problems.append(f"{version}.mod: does not match the checksum database")
+        except FileNotFoundError:
+            problems.append(f"{version}.mod: missing")
+        if not os.path.exists(os.path.join(at_v, f"{version}.info")):
+            problems.append(f"{version}.info: missing")
+    return problems
