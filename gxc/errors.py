@@ -78,7 +78,8 @@ class NetworkError(GxcError):
 class ChecksumMismatch(GxcError):
     def __init__(self, url: str, expected: str, actual: str, authority: str = "the release index") -> None:
         super().__init__(
-            f"checksum mismatch for {url}: expected sha256 {expected} ({authority}), got {actual}",
+            f"checksum mismatch for {url}: expected {'' if expected.startswith('h1:') else 'sha256 '}{expected} "
+            f"({authority}), got {actual}",
             "the download was deleted; retry, and if it persists the mirror serves a bad archive",
         )
         self.url, self.expected, self.actual = url, expected, actual

@@ -232,8 +232,10 @@ class Verifier:
 
     @classmethod
     def parse(cls, text: str) -> Verifier:
-        parts = text.split("+")
-        if len(parts) != 3 or not _NAME.fullmatch(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
+        name, _, rest = text.partition("+")
+        key_hash_text, _, key_text = rest.partition("+")  # base64 may hold "+": split at the first two only
+        parts = [name, key_hash_text, key_text]
+        if not key_text or not _NAME.fullmatch(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
             raise GxcError(f"{shown(text)} is not a checksum database key (name+hash+key)",
                            "set GOSUMDB to `name+hash+key URL`, as Go's own GOSUMDB")
         try:

@@ -43,7 +43,7 @@ class MirrorState:
         self.log: list[Request] = []
         self.lock = threading.Lock()
         self._cache: dict[str, bytes] = {}
-        self.sumdb: Any = None  # a tests.sumdb_server.TestSumdb answering under sumdb/<name>/
+        self.sumdb: Any = None  # a tests.sumdb_server.SumdbDouble answering under sumdb/<name>/
 
     def body(self, name: str) -> bytes | None:
         if name in self.overrides:
@@ -174,9 +174,9 @@ class MirrorServer:
 
     def serve_sumdb(self) -> Any:
         """Answer Go's checksum database protocol under `<url>/sumdb/<name>` for this mirror's proxy layout."""
-        from tests.sumdb_server import TestSumdb
+        from tests.sumdb_server import SumdbDouble
 
-        self.state.sumdb = TestSumdb(self.state.root)
+        self.state.sumdb = SumdbDouble(self.state.root)
         return self.state.sumdb
 
     def gosumdb(self) -> str:

@@ -75,7 +75,7 @@ class Log:
         return b"".join(self.stored[sumdb.stored_hash_index(base, i)] for i in range(start, start + width))
 
 
-class TestSumdb:
+class SumdbDouble:
     """Answers `lookup/`, `tile/` and `latest` for one checksum database name."""
 
     def __init__(self, root: Path, name: str = "sum.gxc.test", seed: str = "gxc test sumdb") -> None:
