@@ -189,9 +189,15 @@ class MirrorServer:
         self._server.server_close()
 
 
-def serve_forever(root: str, port_file: str) -> None:
-    """Run a server in the foreground (for the demo and benchmarks); write its URL to port_file."""
+def serve_forever(root: str, port_file: str, sumdb_file: str = "") -> None:
+    """Run a server in the foreground (for the demo and benchmarks); write its URL to port_file.
+
+    With sumdb_file, also serve the test checksum database and write its GOSUMDB value there first.
+    """
     server = MirrorServer(Path(root)).start()
+    if sumdb_file:
+        server.serve_sumdb()
+        Path(sumdb_file).write_text(server.gosumdb())
     Path(port_file).write_text(server.url)
     try:
         while True:
@@ -203,4 +209,4 @@ def serve_forever(root: str, port_file: str) -> None:
 if __name__ == "__main__":
     import sys
 
-    serve_forever(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else os.devnull)
+    serve_forever(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else os.devnull, sys.argv[3] if len(sys.argv) > 3 else "")
