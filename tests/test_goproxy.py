@@ -133,6 +133,16 @@ def test_list_lock_verify_repair_and_offline_through_the_proxy(proxy: MirrorServ
     assert gxc(env, "verify", OLD).returncode == 0
 
     gxc(env, "install", NEW)  # proven by the checksum database, whose verified lookup is kept
+    assert gxc(env, "verify", "--against-index", NEW).returncode == 0
+    other_key = SumdbDouble(proxy.state.root, name="sum.other.test").verifier_key
+    forged = {**env, "GOSUMDB": f"{other_key} {proxy.url}/sumdb/sum.gxc.test"}
+    refused = gxc(forged, "verify", "--against-index", NEW, check=False)
+    assert refused.returncode == 1 and "checksum database sum.other.test" in refused.stderr
+
+    (project / "toolchains.toml").write_text(f'[toolchain]\ngo = "{NEW}"\n\n[lock]\n"{MODULE}@{module_version(NEW)}" = '
+                                             f'"{h1}"\n')
+    doctor = gxc(env, "doctor", cwd=project, check=False)
+    assert f"go{NEW} was installed from an archive with hash h1:" in doctor.stdout + doctor.stderr
     proxy.stop()
     again = gxc(env, "install", "--offline", "--force", NEW)
     assert f"go{NEW} reinstalled" in again.stdout

@@ -48,7 +48,10 @@ def test_three_concurrent_builds_on_a_cold_cache_build_once(tmp_path: Path, mirr
     assert index_matches(out)
     assert sorted(p.name for p in out.iterdir()) == ["go1.21.13.linux-amd64.tar.gz",
                                                      "go1.21.13.linux-amd64.tar.gz.sha256", "go1.21.13.src.tar.gz",
-                                                     "go1.21.13.src.tar.gz.sha256", "index.json"]
+                                                     "go1.21.13.src.tar.gz.sha256", "golang.org", "index.json"]
+    at_v = out / "golang.org" / "toolchain" / "@v"
+    assert sorted(p.name for p in at_v.iterdir()) == ["list", *(f"v0.0.1-go1.21.13.linux-amd64.{ext}"
+                                                                for ext in ("info", "mod", "zip", "ziphash"))]
 
 
 def test_a_cached_mirror_whose_archive_changed_is_rebuilt(tmp_path: Path, mirror_dir: Path) -> None:

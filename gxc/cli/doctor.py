@@ -12,7 +12,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="re-hash installed toolchains against their receipts")
     p.add_argument("versions", nargs="*", metavar="VERSION")
     p.add_argument("--against-index", action="store_true",
-                   help="also compare each receipt's archive sha256 with your own release index")
+                   help="also compare each receipt's archive sha256 with your own release index (a module "
+                        "proxy's zip: its h1 with your checksum database)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
