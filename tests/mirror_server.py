@@ -209,4 +209,6 @@ def serve_forever(root: str, port_file: str, sumdb_file: str = "") -> None:
 if __name__ == "__main__":
     import sys
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: `tests` is importable
+
     serve_forever(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else os.devnull, sys.argv[3] if len(sys.argv) > 3 else "")

@@ -51,8 +51,7 @@ def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
         "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")),  # the mirror, read only
         "GXC_BUILD_CACHE": str(BUILD_CACHE),  # the tamago build the flavor tests share
         "TMPDIR": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "LANG": "C.UTF-8",
+        "LANG": "C.UTF-8",  # no PYTHONPATH: scripts/demo has none, gxc comes from the venv's editable install
     }
     # Offline for real: a network namespace whose only interface is loopback (the mirror server is on 127.0.0.1).
     offline = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec bash "$0"', str(ROOT / "scripts" / "demo-run")]
