@@ -399,17 +399,23 @@ def extract_zip(path: str, root: str, limits: Limits) -> Extracted:
             elif mode and not stat.S_ISREG(mode):
                 raise UnsafeArchive(info.filename, "device, fifo or unknown member type")
             else:
-                hasher = hashlib.sha256()
-                fd = tree.open_file(rel, mode)
-                try:
-                    with zf.open(info) as src:
-                        sink = _write_all(fd, hasher)
-                        while chunk := src.read(1 << 20):
-                            sink(memoryview(chunk))
-                finally:
-                    os.close(fd)
-                tree.manifest[rel] = hasher.hexdigest()
+                _write_zip_member(tree, zf, info, rel, mode)
     return Extracted(tree.manifest, tree.total)
+
+
+def _write_zip_member(tree: _Tree, zf: zipfile.ZipFile, info: zipfile.ZipInfo, rel: str, mode: int) -> str:
+    """Write one zip member's bytes to `rel`, record its sha256 in the manifest, and return it."""
+    hasher = hashlib.sha256()
+    fd = tree.open_file(rel, mode)
+    try:
+        with zf.open(info) as src:
+            sink = _write_all(fd, hasher)
+            while chunk := src.read(1 << 20):
+                sink(memoryview(chunk))
+    finally:
+        os.close(fd)
+    tree.manifest[rel] = hasher.hexdigest()
+    return tree.manifest[rel]
 
 
 # What a module zip cannot carry, restored as the go command does after downloading a toolchain
@@ -426,7 +432,7 @@ def module_file_mode(rel: str) -> int:
     return _EXEC_MODE if executable else _FILE_MODE
 
 
-def _h1(files: list[tuple[str, str]]) -> str:
+def dirhash_h1(files: list[tuple[str, str]]) -> str:
     """dirhash Hash1 from (name, sha256 hex) pairs: the `<sha256>  <name>` lines sorted by name."""
     import base64
 
@@ -446,7 +452,7 @@ def h1_of_zip(path: str) -> str:
                 while chunk := src.read(1 << 20):
                     hasher.update(chunk)
             lines.append((info.filename, hasher.hexdigest()))
-    return _h1(lines)
+    return dirhash_h1(lines)
 
 
 def extract_module_zip(path: str, root: str, limits: Limits, top: str) -> tuple[Extracted, str]:
@@ -470,15 +476,6 @@ def extract_module_zip(path: str, root: str, limits: Limits, top: str) -> tuple[
             if name == "go.mod" and rel != "go.mod":
                 raise UnsafeArchive(info.filename, "a nested go.mod in a module zip")
             target = rel[: -len("_go.mod")] + "go.mod" if name == "_go.mod" else rel
-            hasher = hashlib.sha256()
-            fd = tree.open_file(target, module_file_mode(rel))  # as the go command, ignore the zip's modes
-            try:
-                with zf.open(info) as src:
-                    sink = _write_all(fd, hasher)
-                    while chunk := src.read(1 << 20):
-                        sink(memoryview(chunk))
-            finally:
-                os.close(fd)
-            tree.manifest[target] = hasher.hexdigest()
-            lines.append((info.filename, tree.manifest[target]))
-    return Extracted(tree.manifest, tree.total), _h1(lines)
+            # as the go command does, ignore the zip's modes
+            lines.append((info.filename, _write_zip_member(tree, zf, info, target, module_file_mode(rel))))
+    return Extracted(tree.manifest, tree.total), dirhash_h1(lines)

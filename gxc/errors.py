@@ -68,11 +68,12 @@ class BadIndex(GxcError):
 
 
 class NetworkError(GxcError):
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, status: int = 0) -> None:
         super().__init__(
             f"could not fetch {url}: {reason}",
             "check the network or the mirror (GXC_MIRROR, GXC_INDEX_URL), or retry with --offline",
         )
+        self.status = status  # the HTTP status that refused the request; 0 when none answered
 
 
 class ChecksumMismatch(GxcError):

@@ -22,7 +22,7 @@ from typing import Any
 
 from gxc import download, paths
 from gxc.errors import ChecksumMismatch, GxcError, NetworkError, UnknownVersion, shown
-from gxc.versions import Version
+from gxc.versions import Version, VersionSpec
 
 MODULE = "golang.org/toolchain"
 _MODULE_PREFIX = "v0.0.1-go"
@@ -63,18 +63,13 @@ def module_key(version: Version, goos: str, goarch: str) -> str:
     return f"{MODULE}@{module_version(version, goos, goarch)}"
 
 
-def _status_of(error: NetworkError) -> int:
-    reason = error.message.rpartition("HTTP ")[2].split()[0] if "HTTP " in error.message else ""
-    return int(reason) if reason.isdigit() else 0
-
-
 def _get(url: str) -> bytes:
     if url.startswith("file://"):
         try:
             with open(url[len("file://"):], "rb") as f:
                 return f.read()
         except FileNotFoundError:
-            raise NetworkError(url, "HTTP 404 (no such file)") from None
+            raise NetworkError(url, "HTTP 404 (no such file)", 404) from None
         except OSError as e:
             raise NetworkError(url, e.strerror or str(e)) from None
     from gxc import http
@@ -90,7 +85,7 @@ def try_proxies(proxies: list[Proxy], attempt: Callable[[str], Any]) -> Any:
             return attempt(proxy.url)
         except NetworkError as e:
             last = e
-            if _status_of(e) in (404, 410) or proxy.any_error_falls_through:
+            if e.status in (404, 410) or proxy.any_error_falls_through:
                 continue
             raise
     assert last is not None
@@ -164,16 +159,14 @@ def expected_hash(key: str, locks: dict[str, Any], sumdb_setting: str | None, sk
         return Proof(lock.sha256, f"locked in {lock.source}")
     if skip_sumdb:
         return Proof(None, "nothing: --insecure-skip-sumdb (no lock entry and no checksum database)")
-    if (sumdb_setting or "").strip() == "off":
-        raise GxcError("GOSUMDB is off, so nothing would prove the toolchain zip",
-                       "lock it with `gxc pin --lock`, or pass --insecure-skip-sumdb to install it unverified")
-    database = sumdb.Database.parse(sumdb_setting)
-    client = sumdb.Client(database, offline=offline)
+    client = sumdb.client_for(sumdb_setting, offline, GxcError(
+        "GOSUMDB is off, so nothing would prove the toolchain zip",
+        "lock it with `gxc pin --lock`, or pass --insecure-skip-sumdb to install it unverified"))
     module, _, version = key.partition("@")
     h1 = client.module_hash(module, version)
     latest = client.latest()
     size = latest[0].size if latest else 0
-    return Proof(h1, f"checksum database {database.name} (tree of size {size})")
+    return Proof(h1, f"checksum database {client.db.name} (tree of size {size})")
 
 
 class ModuleZip:
@@ -186,6 +179,7 @@ class ModuleZip:
         self.path = f"{MODULE}/@v/{self.module_version}.zip"
         digest = h1_digest(proof.h1) if proof.h1 else hashlib.sha256(self.key.encode()).hexdigest()
         self.cached = os.path.join(paths.downloads_dir(), f"{digest}.zip")
+        self.url = ""  # which proxy served it, once downloaded
 
     def download(self, reporter: Any, limit: int, offline: bool) -> str:
         """The zip in the download cache (fetched when missing); its sha256 is not the proof, h1 is."""
@@ -204,8 +198,7 @@ class ModuleZip:
             os.replace(partial, self.cached)
             return url
 
-        url: str = try_proxies(self.proxies, attempt)
-        self.url = url
+        self.url = try_proxies(self.proxies, attempt)
         return self.cached
 
     def check(self, actual: str) -> None:
@@ -215,10 +208,10 @@ class ModuleZip:
             raise ChecksumMismatch(self.key, self.proof.h1, actual, self.proof.by)
 
 
-def available(proxies: list[Proxy], spec: Any, goos: str, goarch: str, offline: bool) -> Version:
+def available(proxies: list[Proxy], spec: VersionSpec, goos: str, goarch: str, offline: bool) -> Version:
     versions = list_versions(proxies, goos, goarch, offline)
     best = spec.best(versions)
     if best is None:
         raise UnknownVersion(spec.text, f"the module proxy lists no golang.org/toolchain {spec.text} for "
                                         f"{goos}/{goarch}; run `gxc list-remote --all`")
-    return Version.parse(str(best))
+    return best

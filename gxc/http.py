@@ -86,7 +86,7 @@ def check_response(url: str, response: requests.Response) -> None:
     if response.status_code in TRANSIENT_STATUSES:
         raise Transient(f"HTTP {response.status_code}", _retry_after(response))
     if response.status_code >= 400:
-        raise NetworkError(url, f"HTTP {response.status_code}")
+        raise NetworkError(url, f"HTTP {response.status_code}", response.status_code)
 
 
 def with_retries(url: str, attempt: Callable[[], T], on_retry: Callable[[str], None] | None = None) -> T:

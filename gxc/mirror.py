@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gxc import download, goproxy, index
-from gxc.archive import h1_of_zip
+from gxc.archive import dirhash_h1, h1_of_zip
 from gxc.config import Config
 from gxc.errors import ChecksumMismatch, GxcError, UsageError, shown
 from gxc.fsutil import atomic_write, sha256_file
@@ -110,11 +110,12 @@ class Syncer:
     # --- go.dev layout ---
 
     def sync_dl(self, request: Request) -> None:
+        from gxc.store import pick_release
+
         releases = index.load_releases(self.config.sources.index_url, offline=self.offline)
-        by_version = {r.version: r for r in releases}
         chosen: dict[Version, list[index.ReleaseFile]] = {}
         for spec in request.specs:
-            release = by_version[_pick(spec, list(by_version))]
+            release = pick_release(spec, releases)
             for goos, goarch in request.hosts:
                 archive = release.archive_for(goos, "armv6l" if goarch == "arm" else goarch)
                 chosen.setdefault(release.version, []).append(archive)
@@ -191,15 +192,6 @@ class Syncer:
                                                   version), self.summary)
 
 
-def _pick(spec: VersionSpec, versions: list[Version]) -> Version:
-    from gxc.errors import UnknownVersion
-
-    best = spec.best(versions)
-    if best is None:
-        raise UnknownVersion(spec.text)
-    return best
-
-
 def _file_entry(version: Version, f: index.ReleaseFile) -> dict[str, Any]:
     return {"filename": f.filename, "os": f.os, "arch": f.arch, "version": f"go{version}", "sha256": f.sha256,
             "size": f.size, "kind": f.kind}
@@ -213,25 +205,18 @@ def _entry(version: Version, stable: bool, files: list[index.ReleaseFile],
 
 def mod_h1(go_mod: bytes) -> str:
     """dirhash Hash1 of a module's go.mod alone, as go.sum's `/go.mod` lines hold it."""
-    import base64
-
-    line = f"{hashlib.sha256(go_mod).hexdigest()}  go.mod\n"
-    return "h1:" + base64.b64encode(hashlib.sha256(line.encode()).digest()).decode()
+    return dirhash_h1([("go.mod", hashlib.sha256(go_mod).hexdigest())])
 
 
 def _proved_lines(key: str, sumdb_setting: str | None, offline: bool) -> dict[str, str]:
     """`<version>` and `<version>/go.mod` -> h1, as the checksum database proves them."""
     from gxc import sumdb
 
-    if (sumdb_setting or "").strip() == "off":
-        raise GxcError("GOSUMDB is off: a mirror's zips must be proven by a checksum database",
-                       "unset GOSUMDB or name a checksum database")
+    client = sumdb.client_for(sumdb_setting, offline, GxcError(
+        "GOSUMDB is off: a mirror's zips must be proven by a checksum database",
+        "unset GOSUMDB or name a checksum database"))
     module, _, version = key.partition("@")
-    client = sumdb.Client(sumdb.Database.parse(sumdb_setting), offline=offline)
-    found = {}
-    for line in client.lookup(module, version):
-        _, ver, h1 = line.split(" ")
-        found[ver] = h1
+    found = client.hashes(module, version)
     if version not in found or f"{version}/go.mod" not in found:
         raise GxcError(f"the checksum database has no complete record for {key}", "the database is incomplete")
     return found

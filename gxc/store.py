@@ -8,6 +8,7 @@ version download once and the second finds the first's result.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import hashlib
@@ -17,6 +18,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -201,23 +203,29 @@ class _Installer:
                 os.mkdir(root)
         return self._download_and_extract(root)
 
-    def _receipt(self, extracted: Extracted, root: str) -> dict[str, Any]:
+    def _tree_receipt(self, extracted: Extracted, root: str) -> dict[str, Any]:
+        """What every receipt holds, whatever the source: the version, who chose it, and the tree."""
         project = self.config.sources.project
         return {
             "version": self.version,
-            "filename": self.archive.filename,
-            "url": self.url,
-            "index_url": self.config.sources.index_url,
             "source": f"project {project}" if project else "user",
-            "source_mismatch_allowed": self.options.allow_source_mismatch and bool(project),
-            "proved_by": f"sha256 {self.authority}" + ("" if self.authority.startswith("locked")
-                                                       else f" ({self.config.sources.index_url})"),
-            "sha256": self.expected,
-            "archive_size": self.archive.size,
             "size": extracted.size,
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "manifest": extracted.manifest,
             "modes": tree_modes(root),
+        }
+
+    def _receipt(self, extracted: Extracted, root: str) -> dict[str, Any]:
+        return {
+            **self._tree_receipt(extracted, root),
+            "filename": self.archive.filename,
+            "url": self.url,
+            "index_url": self.config.sources.index_url,
+            "source_mismatch_allowed": self.options.allow_source_mismatch and bool(self.config.sources.project),
+            "proved_by": f"sha256 {self.authority}" + ("" if self.authority.startswith("locked")
+                                                       else f" ({self.config.sources.index_url})"),
+            "sha256": self.expected,
+            "archive_size": self.archive.size,
         }
 
     def run(self) -> Outcome:
@@ -280,20 +288,14 @@ class _ModuleInstaller(_Installer):
             return self._extract_zip(root)
 
     def _receipt(self, extracted: Extracted, root: str) -> dict[str, Any]:
-        project = self.config.sources.project
         return {
-            "version": self.version,
+            **self._tree_receipt(extracted, root),
             "filename": self.zip.key,
-            "url": getattr(self.zip, "url", "") or self.zip.cached,
+            "url": self.zip.url or self.zip.cached,
             "goproxy": self.config.sources.goproxy,
-            "source": f"project {project}" if project else "user",
             "h1": self.h1,
             "proved_by": f"h1 {self.zip.proof.by}",
             "cache_key": os.path.basename(self.zip.cached).removesuffix(".zip"),
-            "size": extracted.size,
-            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "manifest": extracted.manifest,
-            "modes": tree_modes(root),
         }
 
 
@@ -376,12 +378,8 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
     if spec.kind == "exact" and spec.version and not options.force and is_installed(spec.version):
         return Outcome(spec.version, "already installed", paths.toolchain_dir(str(spec.version)))
     if config.sources.goproxy:
-        try:
+        with _disk_errors():
             return _install_from_proxy(spec, config, options, reporter)
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EPERM, errno.EDQUOT):
-                raise DiskError(e.filename or paths.home(), e) from None
-            raise
     releases = index.load_releases(config.sources.index_url, offline=options.offline)
     release = pick_release(spec, releases)
     version = str(release.version)
@@ -393,11 +391,17 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
     if lock and lock.sha256 != archive.sha256:
         raise ChecksumMismatch(archive.filename, lock.sha256, archive.sha256,
                                f"locked in {lock.source}; the release index disagrees")
+    with _disk_errors(), version_lock(version):
+        if not options.force and is_installed(release.version):
+            return Outcome(release.version, "already installed", paths.toolchain_dir(version))
+        return _Installer(release, archive, config, options, reporter).run()
+
+
+@contextlib.contextmanager
+def _disk_errors() -> Iterator[None]:
+    """A full, read-only or forbidden disk under an install is a DiskError (one line), not a crash."""
     try:
-        with version_lock(version):
-            if not options.force and is_installed(release.version):
-                return Outcome(release.version, "already installed", paths.toolchain_dir(version))
-            return _Installer(release, archive, config, options, reporter).run()
+        yield
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EPERM, errno.EDQUOT):
             raise DiskError(e.filename or paths.home(), e) from None

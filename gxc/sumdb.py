@@ -233,19 +233,21 @@ class Verifier:
     @classmethod
     def parse(cls, text: str) -> Verifier:
         name, _, rest = text.partition("+")
-        key_hash_text, _, key_text = rest.partition("+")  # base64 may hold "+": split at the first two only
-        parts = [name, key_hash_text, key_text]
-        if not key_text or not _NAME.fullmatch(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
+        hash_text, _, key_text = rest.partition("+")  # base64 may hold "+": split at the first two only
+        if not key_text or not _NAME.fullmatch(name) or not re.fullmatch(r"[0-9a-f]{8}", hash_text):
             raise GxcError(f"{shown(text)} is not a checksum database key (name+hash+key)",
                            "set GOSUMDB to `name+hash+key URL`, as Go's own GOSUMDB")
+        if "/" in name or "\\" in name or name.startswith("."):  # the name is a directory in GXC_HOME/sumdb
+            raise GxcError(f"the checksum database name {shown(name)} is not a plain name",
+                           "name it like sum.golang.org: no slashes, not starting with a dot")
         try:
-            raw = base64.b64decode(parts[2], validate=True)
+            raw = base64.b64decode(key_text, validate=True)
         except binascii.Error:
-            raise GxcError(f"the key of checksum database {parts[0]} is not base64", "check GOSUMDB") from None
-        if len(raw) != 33 or raw[0] != ALG_ED25519 or key_hash(parts[0], raw) != int(parts[1], 16):
-            raise GxcError(f"the key of checksum database {parts[0]} is not an Ed25519 key with that hash",
+            raise GxcError(f"the key of checksum database {name} is not base64", "check GOSUMDB") from None
+        if len(raw) != 33 or raw[0] != ALG_ED25519 or key_hash(name, raw) != int(hash_text, 16):
+            raise GxcError(f"the key of checksum database {name} is not an Ed25519 key with that hash",
                            "check GOSUMDB")
-        return cls(parts[0], int(parts[1], 16), raw[1:])
+        return cls(name, int(hash_text, 16), raw[1:])
 
     def verifies(self, text: bytes, signature: bytes) -> bool:
         from cryptography.exceptions import InvalidSignature
@@ -443,13 +445,28 @@ class Client:
         self._save(name, text)
         return lines
 
+    def hashes(self, module: str, version: str) -> dict[str, str]:
+        """`<version>` and `<version>/go.mod` -> their `h1:` hashes, as the log proves them."""
+        found = {}
+        for line in self.lookup(module, version):
+            parts = line.split(" ")
+            if len(parts) == 3:
+                found[parts[1]] = parts[2]
+        return found
+
     def module_hash(self, module: str, version: str) -> str:
         """The `h1:` hash of module@version's zip, as the log proves it."""
-        prefix = f"{module} {version} "
-        for line in self.lookup(module, version):
-            if line.startswith(prefix) and line.count(" ") == 2:
-                return line[len(prefix):]
-        raise SumdbError(self.db.name, f"the record has no hash for {module}@{version}")
+        h1 = self.hashes(module, version).get(version)
+        if h1 is None:
+            raise SumdbError(self.db.name, f"the record has no hash for {module}@{version}")
+        return h1
+
+
+def client_for(setting: str | None, offline: bool, when_off: GxcError) -> Client:
+    """A client for the database GOSUMDB's syntax names; `when_off` is raised for `off`."""
+    if (setting or "").strip() == "off":
+        raise when_off
+    return Client(Database.parse(setting), offline=offline)
 
 
 def _parse_record(answer: bytes, name: str) -> tuple[int, bytes, bytes]:
