@@ -326,3 +326,11 @@ def test_an_interrupted_sync_resumes_where_it_stopped(proxy: MirrorServer, tmp_p
     resumed = [r for r in proxy.state.requests_for(zip_name(NEW)) if r.range]
     assert resumed and resumed[-1].range == f"bytes={8 << 20}-"
     assert gxc(env, "mirror", "verify", str(fleet)).returncode == 0
+
+
+def test_a_checksum_database_name_that_would_leave_its_directory_is_refused(proxy: MirrorServer,
+                                                                           tmp_path: Path) -> None:
+    env = proxy_env(tmp_path, proxy)
+    env["GOSUMDB"] = f"{key_pair('../evil', 'any seed')[1]} {proxy.url}/sumdb/sum.gxc.test"
+    assert 'the checksum database name "../evil" is not a plain name' in _refused(env, NEW)
+    assert not (Path(env["GXC_HOME"]).parent / "evil").exists()
