@@ -4,7 +4,10 @@ The `.tar.gz` path streams: `StreamingExtract.feed()` inflates in the caller's t
 downloads and hashes), a worker thread parses tar headers and writes files, so inflating and file
 creation overlap on two cores. Members are checked by their names alone (no filesystem round
 trips): every path must sit under the top folder `go/`, which is stripped; absolute paths, `..`,
-links escaping the root, writes through a link and device files are refused. Exec bits are kept.
+links escaping the root, writes through a link and device files are refused. Files are written
+read-only (0444; 0555 when the member is executable). Given the object store (`gxc.objects`), a member
+up to 1 MiB is hashed before it is written, so one whose content the store holds costs a hard link;
+every other file becomes an object once written.
 The result is a `Manifest`: relative path -> sha256 of every file (and the target of every link),
 which the receipt stores for `gxc verify`.
 """
@@ -20,10 +23,11 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gxc.config import Limits
 from gxc.errors import ArchiveTooLarge, GxcError, UnsafeArchive, shown
+from gxc.objects import EXEC_MODE, FILE_MODE, Objects
 
 Manifest = dict[str, str]
 
@@ -32,12 +36,15 @@ Manifest = dict[str, str]
 class Extracted:
     manifest: Manifest
     size: int  # bytes of file content written
+    modes: dict[str, str] = field(default_factory=dict)  # path -> octal permission bits, files and directories
 LINK_PREFIX = "symlink:"
 TOP = "go"
 _BLOCK = 512
 _INFLATE_STEP = 4 << 20  # inflate at most this much per call, so a gzip bomb never sits in memory whole
-_FILE_MODE = 0o644
-_EXEC_MODE = 0o755
+_FILE_MODE = FILE_MODE  # installed files are read-only: a tree shares its inodes with the object store
+_EXEC_MODE = EXEC_MODE
+_IN_MEMORY = 1 << 20  # a member up to this size is hashed before it is written, so a known one costs a link
+Pump = Callable[[Callable[[memoryview], None]], None]  # pushes one member's bytes into a sink
 
 
 class TruncatedArchive(GxcError):
@@ -74,17 +81,19 @@ def check_link_target(rel: str, target: str, name: str) -> None:
 class _Tree:
     """Writes members under `root`, remembering links so nothing is written through one."""
 
-    def __init__(self, root: str, limits: Limits, top: str = TOP) -> None:
+    def __init__(self, root: str, limits: Limits, top: str = TOP, objects: Objects | None = None) -> None:
         os.makedirs(root, exist_ok=True)
-        self.root, self.top = root, top
+        self.root, self.top, self.objects = root, top, objects
         self.limits = limits
         self.manifest: Manifest = {}
+        self.modes: dict[str, str] = {}
         self.dirs: set[str] = {""}
         self.links: set[str] = set()
         self.members = 0
         self.total = 0
         self.umask = os.umask(0)
         os.umask(self.umask)
+        self.dir_mode = format(0o755 & ~self.umask, "o")
 
     def admit(self, name: str, size: int) -> str:
         self.members += 1
@@ -115,16 +124,54 @@ class _Tree:
             if not os.path.isdir(self._abs(rel)) or os.path.islink(self._abs(rel)):
                 raise UnsafeArchive(rel, "directory collides with a file") from None
         self.dirs.add(rel)
+        self.modes[rel] = self.dir_mode
 
-    def open_file(self, rel: str, mode: int) -> int:
+    def _file_path(self, rel: str) -> str:
         if not rel or rel in self.dirs:
             raise UnsafeArchive(rel or TOP, "file collides with a directory")
         self.ensure_dir(rel.rpartition("/")[0])
-        perm = _EXEC_MODE if mode & 0o111 else _FILE_MODE
-        fd = os.open(self._abs(rel), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, perm)
+        return self._abs(rel)
+
+    def _create(self, path: str, executable: bool) -> int:
+        perm = _EXEC_MODE if executable else _FILE_MODE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, perm)
         if perm & self.umask:
             os.fchmod(fd, perm)
         return fd
+
+    def write_file(self, rel: str, mode: int, size: int, pump: Pump) -> str:
+        """Write one member to `rel` (or link the object that holds its bytes); record and return its sha256."""
+        executable = bool(mode & 0o111)
+        path = self._file_path(rel)
+        self.modes[rel] = format(_EXEC_MODE if executable else _FILE_MODE, "o")
+        store = self.objects
+        if store is not None and store.linking and size <= _IN_MEMORY:
+            data = bytearray()
+            pump(data.extend)
+            digest = hashlib.sha256(data).hexdigest()
+            if not store.link_existing(digest, executable, len(data), path):
+                self._write_bytes(path, executable, memoryview(data))
+                store.adopt(path, digest, executable)
+        else:
+            hasher = hashlib.sha256()
+            fd = self._create(path, executable)
+            try:
+                pump(_write_all(fd, hasher))
+            finally:
+                os.close(fd)
+            digest = hasher.hexdigest()
+            if store is not None:
+                store.adopt(path, digest, executable)
+        self.manifest[rel] = digest
+        return digest
+
+    def _write_bytes(self, path: str, executable: bool, data: memoryview) -> None:
+        fd = self._create(path, executable)
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
 
     def symlink(self, rel: str, target: str, name: str) -> None:
         check_link_target(rel, target, name)
@@ -144,6 +191,7 @@ class _Tree:
         self.ensure_dir(rel.rpartition("/")[0])
         os.link(self._abs(target), self._abs(rel))
         self.manifest[rel] = digest
+        self.modes[rel] = self.modes[target]
 
 
 class _Reader:
@@ -254,13 +302,7 @@ class _TarParser:
             self.pending["linkpath"] = _cstr(body[:size])
 
     def _regular(self, rel: str, mode: int, size: int) -> None:
-        hasher = hashlib.sha256()
-        fd = self.tree.open_file(rel, mode)
-        try:
-            self.reader.copy(size, _write_all(fd, hasher))
-        finally:
-            os.close(fd)
-        self.tree.manifest[rel] = hasher.hexdigest()
+        self.tree.write_file(rel, mode, size, lambda sink: self.reader.copy(size, sink))
         self.reader.copy(_padded(size) - size, lambda _view: None)
 
     def _member(self, header: bytes) -> None:
@@ -292,11 +334,12 @@ class _TarParser:
             self._member(header)
 
 
-def extract_tar_stream(next_chunk: Callable[[], bytes | None], root: str, limits: Limits) -> Extracted:
+def extract_tar_stream(next_chunk: Callable[[], bytes | None], root: str, limits: Limits,
+                       objects: Objects | None = None) -> Extracted:
     """Parse an uncompressed tar stream and write it under `root`."""
-    tree = _Tree(root, limits)
+    tree = _Tree(root, limits, objects=objects)
     _TarParser(_Reader(next_chunk), tree).run()
-    return Extracted(tree.manifest, tree.total)
+    return Extracted(tree.manifest, tree.total, tree.modes)
 
 
 _END = object()
@@ -305,9 +348,10 @@ _END = object()
 class StreamingExtract:
     """Feed gzip bytes from one thread; a worker extracts them. `finish()` returns what was written."""
 
-    def __init__(self, root: str, limits: Limits) -> None:
+    def __init__(self, root: str, limits: Limits, objects: Objects | None = None) -> None:
         self.root = root
         self.limits = limits
+        self.objects = objects
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._inflated = 0
         self._queue: queue.Queue[object] = queue.Queue(maxsize=16)
@@ -322,7 +366,7 @@ class StreamingExtract:
 
     def _work(self) -> None:
         try:
-            result = extract_tar_stream(self._next, self.root, self.limits)
+            result = extract_tar_stream(self._next, self.root, self.limits, self.objects)
         except BaseException as e:  # noqa: BLE001 - re-raised in the feeding thread
             self._error = e
             return
@@ -385,9 +429,9 @@ class StreamingExtract:
             self._thread.join(timeout=0.05)
 
 
-def extract_zip(path: str, root: str, limits: Limits) -> Extracted:
+def extract_zip(path: str, root: str, limits: Limits, objects: Objects | None = None) -> Extracted:
     """The same contract for `.zip` archives (Windows releases)."""
-    tree = _Tree(root, limits)
+    tree = _Tree(root, limits, objects=objects)
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             rel = tree.admit(info.filename, info.file_size)
@@ -400,22 +444,17 @@ def extract_zip(path: str, root: str, limits: Limits) -> Extracted:
                 raise UnsafeArchive(info.filename, "device, fifo or unknown member type")
             else:
                 _write_zip_member(tree, zf, info, rel, mode)
-    return Extracted(tree.manifest, tree.total)
+    return Extracted(tree.manifest, tree.total, tree.modes)
 
 
 def _write_zip_member(tree: _Tree, zf: zipfile.ZipFile, info: zipfile.ZipInfo, rel: str, mode: int) -> str:
     """Write one zip member's bytes to `rel`, record its sha256 in the manifest, and return it."""
-    hasher = hashlib.sha256()
-    fd = tree.open_file(rel, mode)
-    try:
+    def pump(sink: Callable[[memoryview], None]) -> None:
         with zf.open(info) as src:
-            sink = _write_all(fd, hasher)
             while chunk := src.read(1 << 20):
                 sink(memoryview(chunk))
-    finally:
-        os.close(fd)
-    tree.manifest[rel] = hasher.hexdigest()
-    return tree.manifest[rel]
+
+    return tree.write_file(rel, mode, info.file_size, pump)
 
 
 # What a module zip cannot carry, restored as the go command does after downloading a toolchain
@@ -455,14 +494,15 @@ def h1_of_zip(path: str) -> str:
     return dirhash_h1(lines)
 
 
-def extract_module_zip(path: str, root: str, limits: Limits, top: str) -> tuple[Extracted, str]:
+def extract_module_zip(path: str, root: str, limits: Limits, top: str,
+                       objects: Objects | None = None) -> tuple[Extracted, str]:
     """Extract a module zip whose files sit under `top` (`golang.org/toolchain@v0.0.1-go1.22.10.linux-amd64`).
 
     Returns what was written and the zip's h1 hash, computed from the same reads. Every `_go.mod` becomes
     `go.mod` (module zips cannot hold nested go.mod files); modes are the release archive's (module zips
     carry none that Go honours); only regular files are accepted.
     """
-    tree = _Tree(root, limits, top)
+    tree = _Tree(root, limits, top, objects)
     lines = []
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
@@ -478,4 +518,4 @@ def extract_module_zip(path: str, root: str, limits: Limits, top: str) -> tuple[
             target = rel[: -len("_go.mod")] + "go.mod" if name == "_go.mod" else rel
             # as the go command does, ignore the zip's modes
             lines.append((info.filename, _write_zip_member(tree, zf, info, target, module_file_mode(rel))))
-    return Extracted(tree.manifest, tree.total), dirhash_h1(lines)
+    return Extracted(tree.manifest, tree.total, tree.modes), dirhash_h1(lines)

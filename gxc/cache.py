@@ -10,7 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from gxc import paths, settings, store
+from gxc import objects, paths, settings, store
 from gxc.versions import Version, VersionSpec
 
 
@@ -70,7 +70,7 @@ def _lock_free(version: str) -> bool:
 
 
 def clean() -> list[Entry]:
-    """Remove cached archives, the index, and leftovers of runs that are not running now."""
+    """Remove cached archives, the index, leftovers of runs that are not running now, and unused objects."""
     removed = []
     for entry in entries():
         if entry.kind in ("staging", "partial") and entry.version and not _lock_free(entry.version):
@@ -82,6 +82,9 @@ def clean() -> list[Entry]:
         else:
             os.unlink(entry.path)
         removed.append(entry)
+    collected = objects.collect()
+    if collected.objects:
+        removed.append(Entry("objects", paths.objects_dir(), collected.size, ""))
     return removed
 
 

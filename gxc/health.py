@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from gxc import paths, resolve, store
 from gxc.errors import GxcError
-from gxc.versions import Version
+from gxc.paths import dir_name
+from gxc.versions import Flavored, Version
 
 STALE_SECONDS = 3600  # an install takes seconds; an hour-old staging dir belongs to a dead process
 
@@ -165,7 +166,9 @@ def check_leftovers(now: float | None = None) -> list[Finding]:
 
 def check_toolchains() -> list[Finding]:
     found = []
-    for version in store.installed_versions():
+    drifted_objects: dict[str, list[str]] = {}
+    every: list[Version | Flavored] = [*store.installed_versions(), *store.installed_flavors()]
+    for version in every:
         try:
             drift = store.verify(version)
         except GxcError as e:
@@ -173,8 +176,14 @@ def check_toolchains() -> list[Finding]:
             continue
         if not drift.clean:
             count = len(drift.modified) + len(drift.added) + len(drift.removed) + len(drift.modes)
-            found.append(Finding("verify", f"go{version} has drifted from its archive ({count} file(s) changed)",
-                                 f"run `gxc install --repair {version}`"))
+            found.append(Finding("verify", f"{dir_name(str(version))} has drifted from its archive "
+                                           f"({count} file(s) changed)", f"run `gxc install --repair {version}`"))
+        for name in drift.objects:
+            drifted_objects.setdefault(name, []).append(str(version))
+    for name, users in sorted(drifted_objects.items()):
+        found.append(Finding("store", f"object {name} has drifted (its content no longer matches its name); "
+                                      f"{', '.join(dir_name(u) for u in users)} link it",
+                             f"run `gxc install --repair {users[0]}`"))
     return found
 
 

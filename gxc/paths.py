@@ -80,6 +80,11 @@ def shims_dir() -> str:
     return os.path.join(home(), "shims")
 
 
+def objects_dir() -> str:
+    """The content-addressed store: `<2 hex>/<sha256>` per distinct file of the installed trees."""
+    return os.path.join(home(), "objects")
+
+
 def staging_dir() -> str:
     return os.path.join(home(), "staging")
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gxc import download, index, paths, store, workdir
+from gxc import download, index, objects, paths, store, workdir
 from gxc.archive import StreamingExtract
 from gxc.config import Config
 from gxc.errors import ChecksumMismatch, DiskError, GxcError, UsageError
@@ -33,6 +33,7 @@ from gxc.fsutil import atomic_write, sha256_file
 from gxc.index import Release, ReleaseFile
 from gxc.versions import Flavored, Version, VersionSpec
 
+FROM_CACHE, FROM_OBJECTS = "from the build cache", "from the object store"
 RECIPE_FORMAT = 1  # bump when the build steps change what a cached tree holds
 LOG_TAIL_LINES = 15
 # make.bash announces its phases on lines like these: shown as one progress line on a terminal.
@@ -263,14 +264,14 @@ class SourceBuilder:
         atomic_write(f"{target}.sha256", digest + "\n")
         return target
 
-    def _unpack(self, archive: str, root: str) -> bool:
+    def _unpack(self, archive: str, root: str, store: objects.Objects) -> bool:
         """Extract a cached build through the safe extractor; False when it is missing or its hash is off."""
         try:
             with open(f"{archive}.sha256", encoding="utf-8") as f:
                 expected = f.read().strip()
         except OSError:
             return False
-        stream = StreamingExtract(root, self.config.limits)
+        stream = StreamingExtract(root, self.config.limits, store)
         try:
             hasher = hashlib.sha256()
             download.replay_file(archive, hasher, stream.feed)
@@ -289,36 +290,50 @@ class SourceBuilder:
     def run(self) -> store.Outcome:
         ident = self.build.ident
         target = paths.toolchain_dir(ident)
-        store._clean_stale(ident)
+        collect = store._clean_stale(ident)
         os.makedirs(paths.staging_dir(), exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f"{paths.dir_name(ident)}-", dir=paths.staging_dir())
         key = self.key()
         archive = os.path.join(build_cache_dir(), f"build-{key}.tar.gz")
         try:
-            seconds, cached = self._build_or_reuse(staging, key, archive)
-            os.chmod(staging, 0o755)  # noqa: S103 - installed toolchains are world-readable
-            receipt = self._receipt(staging, key, archive, seconds, cached)
-            atomic_write(paths.receipt_path(ident), json.dumps(receipt, indent=1, sort_keys=True))
-            existed = os.path.isdir(target)
-            if existed:
-                os.rename(target, f"{staging}.old")
-            os.makedirs(paths.toolchains_dir(), exist_ok=True)
-            os.rename(staging, target)
-            shutil.rmtree(f"{staging}.old", ignore_errors=True)
+            with objects.using():
+                store_ = objects.Objects.here()
+                seconds, how = self._populate(staging, key, archive, store_)
+                if store_.fallback:
+                    self.reporter.note(store_.fallback)
+                existed = store._swap_in(staging, target, ident, self._receipt(staging, key, archive, seconds, how))
         except OSError as e:
             raise DiskError(e.filename or staging, e) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        if collect:
+            objects.collect()
         workdir.ensure(ident)
         status = "reinstalled" if existed else "installed"
-        return store.Outcome(self.build.base, f"{status} ({'from the build cache' if cached else 'built'})", target)
+        return store.Outcome(self.build.base, f"{status} ({how})", target)
 
-    def _build_or_reuse(self, staging: str, key: str, archive: str) -> tuple[float, bool]:
+    def _populate(self, staging: str, key: str, archive: str, store_: objects.Objects) -> tuple[float, str]:
+        """Objects when the receipt is this build's, else the build cache, else make.bash; how it was made."""
+        receipt = store.read_receipt(self.build.ident)
+        drifted: dict[str, tuple[int, int]] = {}
+        if receipt and "modes" in receipt and receipt.get("build_key") == key:
+            restored = store.restore_tree(receipt, staging, store_, self.options.repair)
+            if not restored.missing:
+                return float(receipt.get("build_seconds", 0.0)), FROM_OBJECTS
+            drifted = restored.drifted
+            shutil.rmtree(staging)
+            os.mkdir(staging)
+        seconds, cached = self._build_or_reuse(staging, key, archive, store_)
+        if drifted:
+            store.relink_drifted(drifted, store_, self.reporter)
+        return seconds, FROM_CACHE if cached else "built"
+
+    def _build_or_reuse(self, staging: str, key: str, archive: str, store_: objects.Objects) -> tuple[float, bool]:
         from filelock import FileLock
 
         os.makedirs(build_cache_dir(), exist_ok=True)
         with FileLock(os.path.join(build_cache_dir(), f"build-{key}.lock")):  # one build per key, fleet-wide
-            if self._unpack(archive, staging):
+            if self._unpack(archive, staging, store_):
                 return 0.0, True
             shutil.rmtree(staging)
             os.mkdir(staging)
@@ -331,9 +346,15 @@ class SourceBuilder:
             self.reporter.note(f"{why}building {self.build.ident} from source with bootstrap go{self.bootstrap}")
             seconds = self._make(staging)
             self._pack(staging, key)
+            # the tree is installed from its packed copy, through the object store like any archive
+            shutil.rmtree(staging)
+            os.mkdir(staging)
+            if not self._unpack(archive, staging, store_):
+                raise GxcError(f"the build of {self.build.ident} was packed into {archive} but cannot be read back",
+                               "check the disk, then retry")
             return seconds, False
 
-    def _receipt(self, root: str, key: str, archive: str, seconds: float, cached: bool) -> dict[str, Any]:
+    def _receipt(self, root: str, key: str, archive: str, seconds: float, how: str) -> dict[str, Any]:
         recipe = self.build.recipe
         tree = store.current_tree(root)
         return {
@@ -351,7 +372,7 @@ class SourceBuilder:
             "build_key": key,
             "build_archive": archive,
             "build_seconds": round(seconds, 1),
-            "from_build_cache": cached,
+            "from_build_cache": how != "built",
             "index_url": self.config.sources.index_url,
             "source_kind": "user",
             "filename": os.path.basename(archive),
@@ -359,7 +380,6 @@ class SourceBuilder:
             "size": sum(os.lstat(os.path.join(root, p)).st_size for p in tree if not tree[p].startswith("symlink:")),
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "manifest": tree,
-            "modes": store.tree_modes(root),
         }
 
 

@@ -4,6 +4,11 @@ A toolchain `go<V>` is installed exactly when `toolchains/go<V>/` exists: it onl
 there by an atomic `rename` from `staging/`, after its archive's sha256 matched and its receipt
 was written. Each version has its own cross-process lock in `locks/`, so two installs of one
 version download once and the second finds the first's result.
+
+Trees are hard links into the object store (`gxc.objects`). A reinstall or repair whose receipt
+matches what is asked for rebuilds the tree from its receipt by linking objects, and reads the
+archive only when an object is missing (or, under `--repair`, drifted: it is re-made and every tree
+that still links the drifted copy is relinked). Uninstall collects the objects no tree uses.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gxc import download, goproxy, index, paths, workdir
+from gxc import download, goproxy, index, objects, paths, workdir
 from gxc.archive import LINK_PREFIX, Extracted, StreamingExtract, extract_module_zip, extract_zip
 from gxc.config import Config
 from gxc.errors import (
@@ -68,6 +74,7 @@ class InstallOptions:
     user_index_url: str = ""  # the user's own index, checked when a project's [source] chose another
     allow_source_mismatch: bool = False
     skip_sumdb: bool = False  # --insecure-skip-sumdb: a module proxy's zip without lock entry goes unproven
+    repair: bool = False  # re-hash every object the tree uses; re-make those that drifted
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,7 @@ def is_installed(version: Version | Flavored) -> bool:
     return os.path.isdir(paths.toolchain_dir(str(version)))
 
 
-def read_receipt(version: Version | Flavored) -> dict[str, Any] | None:
+def read_receipt(version: Version | Flavored | str) -> dict[str, Any] | None:
     try:
         with open(paths.receipt_path(str(version)), encoding="utf-8") as f:
             data: dict[str, Any] = json.load(f)
@@ -117,13 +124,46 @@ def pick_release(spec: VersionSpec, releases: list[Release]) -> Release:
 
 
 def _remove_tree(path: str) -> None:
+    """Delete a tree gxc made (staging, a swapped-out or uninstalled toolchain), the top folders two at a time."""
+    try:
+        tops = list(os.scandir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    with ThreadPoolExecutor(2) as pool:  # unlink and rmdir wait on the file system, not on Python
+        list(pool.map(_remove_entry, tops))
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _clean_stale(version: str) -> None:
-    """Remove what a killed run left for this version; safe because we hold its lock."""
-    for leftover in glob.glob(os.path.join(paths.staging_dir(), f"{glob.escape(paths.dir_name(version))}-*")):
+def _remove_entry(entry: os.DirEntry[str]) -> None:
+    if not entry.is_dir(follow_symlinks=False):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+        return
+    directories, pending = [], [entry.path]
+    try:
+        while pending:
+            directory = pending.pop()
+            directories.append(directory)
+            with os.scandir(directory) as it:
+                for child in it:
+                    if child.is_dir(follow_symlinks=False):
+                        pending.append(child.path)
+                    else:
+                        os.unlink(child.path)
+        for directory in reversed(directories):
+            os.rmdir(directory)
+    except OSError:
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _clean_stale(version: str) -> bool:
+    """Remove what a killed run left for this version (safe: we hold its lock); True if there was some."""
+    leftovers = glob.glob(os.path.join(paths.staging_dir(), f"{glob.escape(paths.dir_name(version))}-*"))
+    for leftover in leftovers:
         _remove_tree(leftover)
+    return bool(leftovers)
 
 
 class _Installer:
@@ -139,13 +179,14 @@ class _Installer:
         self.expected = lock.sha256 if lock else archive.sha256
         self.authority = f"locked in {lock.source}" if lock else "the release index"
         self.cached = os.path.join(paths.downloads_dir(), self.expected)
+        self.objects: objects.Objects | None = None
 
     def _extract_from_file(self, path: str, root: str) -> Extracted:
         if self.archive.filename.endswith(".zip"):
             download.verify_digest(path, path, self.expected, sha256_file(path),
                                    f"{self.authority}; the cached copy was corrupt")
-            return extract_zip(path, root, self.config.limits)
-        stream = StreamingExtract(root, self.config.limits)
+            return extract_zip(path, root, self.config.limits, self.objects)
+        stream = StreamingExtract(root, self.config.limits, self.objects)
         try:
             hasher = hashlib.sha256()
             progress = self.reporter.progress(self.archive.size, f"go{self.version} (cached)")
@@ -176,7 +217,7 @@ class _Installer:
 
     def _download_once(self, root: str, partial: str) -> Extracted:
         is_zip = self.archive.filename.endswith(".zip")
-        stream = None if is_zip else StreamingExtract(root, self.config.limits)
+        stream = None if is_zip else StreamingExtract(root, self.config.limits, self.objects)
         try:
             sink = stream.feed if stream else (lambda _chunk: None)
             progress = self.reporter.progress(self.archive.size, f"go{self.version}")
@@ -185,7 +226,7 @@ class _Installer:
             download.verify_digest(self.url, partial, self.expected, actual, self.authority)
             os.replace(partial, self.cached)
             if stream is None:
-                return extract_zip(self.cached, root, self.config.limits)
+                return extract_zip(self.cached, root, self.config.limits, self.objects)
             return stream.finish()
         except BaseException:
             if stream:
@@ -212,7 +253,7 @@ class _Installer:
             "size": extracted.size,
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "manifest": extracted.manifest,
-            "modes": tree_modes(root),
+            "modes": extracted.modes,
         }
 
     def _receipt(self, extracted: Extracted, root: str) -> dict[str, Any]:
@@ -228,30 +269,138 @@ class _Installer:
             "archive_size": self.archive.size,
         }
 
+    def same_install(self, receipt: dict[str, Any]) -> bool:
+        """Whether `receipt` describes the tree this install would make (so its objects can make it)."""
+        return receipt.get("filename") == self.archive.filename and receipt.get("sha256") == self.expected
+
+    def _populate(self, root: str, store: objects.Objects) -> tuple[Extracted, str]:
+        """Fill the staging tree: from the object store when the receipt allows, else from the archive."""
+        receipt = read_receipt(self.version)
+        drifted: dict[str, tuple[int, int]] = {}
+        if receipt and "modes" in receipt and self.same_install(receipt):
+            restored = restore_tree(receipt, root, store, self.options.repair)
+            if not restored.missing:
+                return (Extracted(receipt["manifest"], int(receipt.get("size", 0)), receipt["modes"]),
+                        " (from the object store)")
+            drifted = restored.drifted
+            _remove_tree(root)
+            os.mkdir(root)
+        self.objects = store
+        extracted = self._fetch_and_extract(root)
+        if drifted:
+            relink_drifted(drifted, store, self.reporter)
+        return extracted, ""
+
     def run(self) -> Outcome:
         target = paths.toolchain_dir(self.version)
-        _clean_stale(self.version)
+        collect = _clean_stale(self.version)
         os.makedirs(paths.staging_dir(), exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f"go{self.version}-", dir=paths.staging_dir())
         try:
-            extracted = self._fetch_and_extract(staging)
-            os.chmod(staging, 0o755)  # noqa: S103 - a shared GXC_HOME serves other accounts; mkdtemp made it 0700
-            receipt = json.dumps(self._receipt(extracted, staging), indent=1, sort_keys=True)
-            atomic_write(paths.receipt_path(self.version), receipt)
-            existed = os.path.isdir(target)
-            if existed:  # --force: swap the old tree out, the new one in, then delete the old
-                os.rename(target, f"{staging}.old")
-            os.makedirs(paths.toolchains_dir(), exist_ok=True)
-            os.rename(staging, target)
-            _remove_tree(f"{staging}.old")
+            with objects.using():
+                store = objects.Objects.here()
+                extracted, how = self._populate(staging, store)
+                if store.fallback:
+                    self.reporter.note(store.fallback)
+                existed = _swap_in(staging, target, self.version, self._receipt(extracted, staging))
         except FileExistsError as e:
             raise UnsafeArchive(str(e.filename), "duplicate member") from None
         except OSError as e:
             raise DiskError(e.filename or staging, e) from None
         finally:
             _remove_tree(staging)
+        if collect:
+            objects.collect()
         workdir.ensure(self.version)
-        return Outcome(self.release.version, "reinstalled" if existed else "installed", target)
+        return Outcome(self.release.version, ("reinstalled" if existed else "installed") + how, target)
+
+
+def _swap_in(staging: str, target: str, version: str, receipt: dict[str, Any]) -> bool:
+    """Write the receipt, then rename the staging tree into place (swapping out an old one); True if one was."""
+    os.chmod(staging, 0o755)  # noqa: S103 - a shared GXC_HOME serves other accounts; mkdtemp made it 0700
+    if not receipt.get("modes"):
+        receipt["modes"] = tree_modes(staging)
+    atomic_write(paths.receipt_path(version), json.dumps(receipt, sort_keys=True))
+    existed = os.path.isdir(target)
+    if existed:  # --force: swap the old tree out, the new one in, then delete the old
+        os.rename(target, f"{staging}.old")
+    os.makedirs(paths.toolchains_dir(), exist_ok=True)
+    os.rename(staging, target)
+    _remove_tree(f"{staging}.old")
+    return existed
+
+
+@dataclass(frozen=True)
+class Restored:
+    missing: list[str]  # files whose object is not in the store (or drifted)
+    drifted: dict[str, tuple[int, int]]  # object name -> the inode of its drifted copy (removed from the store)
+
+
+def _check_objects(receipt: dict[str, Any], store: objects.Objects) -> dict[str, tuple[int, int]]:
+    """Re-hash every object the receipt's tree uses; drifted ones leave the store (their inodes are returned)."""
+    drifted: dict[str, tuple[int, int]] = {}
+    modes = receipt["modes"]
+    wanted = {(digest, objects.is_executable(modes.get(rel, "444")))
+              for rel, digest in receipt["manifest"].items() if not digest.startswith(LINK_PREFIX)}
+    for digest, executable in sorted(wanted):
+        path = store.path(digest, executable)
+        node = objects.inode(path)
+        if node is not None and objects.digest_of(path) != digest:
+            os.unlink(path)
+            drifted[objects.object_name(digest, executable)] = node
+    return drifted
+
+
+def restore_tree(receipt: dict[str, Any], root: str, store: objects.Objects, rehash: bool) -> Restored:
+    """Make the receipt's tree under `root` from objects: directories, symlinks, and a hard link per file."""
+    drifted = _check_objects(receipt, store) if rehash else {}
+    manifest: dict[str, str] = receipt["manifest"]
+    modes: dict[str, str] = receipt["modes"]
+    for rel in sorted(p for p in modes if p not in manifest):
+        os.makedirs(os.path.join(root, rel), 0o755, exist_ok=True)
+    missing = []
+    for rel, digest in manifest.items():
+        dest = f"{root}/{rel}"
+        if digest.startswith(LINK_PREFIX):
+            os.symlink(digest[len(LINK_PREFIX):], dest)
+        elif not store.link_existing(digest, modes.get(rel, "444") in _EXEC_MODES, None, dest):
+            missing.append(rel)
+    return Restored(missing, drifted)
+
+
+_EXEC_MODES = frozenset(format(m, "o") for m in range(0o7777 + 1) if m & 0o111)
+
+
+def trees_using(name: str) -> list[tuple[str, list[str]]]:
+    """Installed toolchains whose receipt lists object `name`, with the paths that hold it."""
+    digest, executable = name.removesuffix(".x"), name.endswith(".x")
+    found = []
+    every: list[Version | Flavored] = [*installed_versions(), *installed_flavors()]
+    for version in every:
+        receipt = read_receipt(version) or {}
+        modes = receipt.get("modes", {})
+        rels = [rel for rel, d in receipt.get("manifest", {}).items()
+                if d == digest and objects.is_executable(modes.get(rel, "444")) == executable]
+        if rels:
+            found.append((str(version), rels))
+    return found
+
+
+def relink_drifted(drifted: dict[str, tuple[int, int]], store: objects.Objects, reporter: Reporter) -> None:
+    """Point every tree that still links a drifted object's old inode at the object made anew."""
+    for name, node in sorted(drifted.items()):
+        fresh = store.path(name.removesuffix(".x"), name.endswith(".x"))
+        if objects.inode(fresh) is None:
+            continue
+        healed = []
+        for version, rels in trees_using(name):
+            root = paths.toolchain_dir(version)
+            for rel in rels:
+                if objects.inode(os.path.join(root, rel)) == node:
+                    store.replace_with_link(fresh, os.path.join(root, rel))
+                    healed.append(paths.dir_name(version))
+        shown = ", ".join(sorted(set(healed))) or "no other toolchain"
+        reporter.note(f"object {name} had drifted; made it anew from the archive and relinked it in {shown}")
 
 
 class _ModuleInstaller(_Installer):
@@ -263,11 +412,18 @@ class _ModuleInstaller(_Installer):
         self.version = str(module_zip.version)
         self.release = Release(module_zip.version, module_zip.version.is_stable, ())
         self.h1 = ""
+        self.objects = None
+
+    def same_install(self, receipt: dict[str, Any]) -> bool:
+        if receipt.get("filename") != self.zip.key or not self.zip.proof.h1 or receipt.get("h1") != self.zip.proof.h1:
+            return False
+        self.h1 = self.zip.proof.h1
+        return True
 
     def _extract_zip(self, root: str) -> Extracted:
         path = self.zip.download(self.reporter, self.config.limits.max_bytes, self.options.offline)
         try:
-            extracted, self.h1 = extract_module_zip(path, root, self.config.limits, self.zip.key)
+            extracted, self.h1 = extract_module_zip(path, root, self.config.limits, self.zip.key, self.objects)
         except zipfile.BadZipFile:
             os.unlink(path)
             raise ChecksumMismatch(self.zip.key, self.zip.proof.h1 or "a zip archive", "not a zip archive",
@@ -425,6 +581,7 @@ def uninstall(version: Version | Flavored) -> None:
                 os.unlink(path)
         _remove_tree(paths.work_dir(name))
         _remove_tree(trash)
+    objects.collect()
 
 
 @dataclass(frozen=True)
@@ -433,14 +590,29 @@ class Drift:
     added: list[str]
     removed: list[str]
     modes: list[str] = field(default_factory=list)  # "path: 755 -> 700"
+    objects: list[str] = field(default_factory=list)  # names of drifted objects the tree links
 
     @property
     def clean(self) -> bool:
         return not (self.modified or self.added or self.removed or self.modes)
 
 
+# Trees share inodes: one verify run hashes each inode once. Keyed by ctime too, which any write,
+# chmod or link changes, so a file changed between two calls is hashed again.
+_hashed: dict[tuple[int, int, int, int], str] = {}
+
+
 def _digest(path: str) -> str:
-    return LINK_PREFIX + os.readlink(path) if os.path.islink(path) else sha256_file(path)
+    st = os.lstat(path)
+    if os.path.islink(path):
+        return LINK_PREFIX + os.readlink(path)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns)
+    if st.st_nlink > 1 and key in _hashed:
+        return _hashed[key]
+    digest = sha256_file(path)
+    if st.st_nlink > 1:
+        _hashed[key] = digest
+    return digest
 
 
 def current_tree(root: str) -> dict[str, str]:
@@ -465,12 +637,28 @@ def verify(version: Version | Flavored) -> Drift:
         modes = sorted(f"{p}: {m} -> {now[p]}" for p, m in receipt["modes"].items() if p in now and now[p] != m)
         if os.stat(root).st_mode & 0o777 != 0o755:
             modes.insert(0, f".: 755 -> {format(os.stat(root).st_mode & 0o777, 'o')}")
+    modified = sorted(p for p in expected.keys() & actual.keys() if expected[p] != actual[p])
     return Drift(
-        modified=sorted(p for p in expected.keys() & actual.keys() if expected[p] != actual[p]),
+        modified=modified,
         added=sorted(actual.keys() - expected.keys()),
         removed=sorted(expected.keys() - actual.keys()),
         modes=modes,
+        objects=_drifted_objects(receipt, root, modified),
     )
+
+
+def _drifted_objects(receipt: dict[str, Any], root: str, modified: list[str]) -> list[str]:
+    """The objects among the modified files: the tree still links them, so their content changed in the store."""
+    store = objects.Objects.here()
+    found = set()
+    for rel in modified:
+        digest = receipt["manifest"][rel]
+        if digest.startswith(LINK_PREFIX):
+            continue
+        executable = objects.is_executable(receipt.get("modes", {}).get(rel, "444"))
+        if objects.inode(os.path.join(root, rel)) == objects.inode(store.path(digest, executable)):
+            found.add(objects.object_name(digest, executable))
+    return sorted(found)
 
 
 def source_of(version: Version | Flavored) -> str:

@@ -122,13 +122,14 @@ def installed_home(tmp_path_factory: pytest.TempPathFactory, shared_mirror: Mirr
 
 @pytest.fixture
 def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
-    """A writable copy of `installed_home`: toolchains hardlinked (so never modify their files), fresh work dirs."""
+    """A writable copy of `installed_home`: toolchains and objects hardlinked (never modify their files)."""
     env = dict(installed_home)
     dst = tmp_path / "gxc"
     src = Path(installed_home["GXC_HOME"])
     dst.mkdir()
-    # Toolchain trees are hard links (never modify their files); everything gxc writes is a copy of its own.
-    subprocess.run(["cp", "-al", str(src / "toolchains"), str(dst / "toolchains")], check=True)
+    # Toolchain trees and objects are hard links (never modify their files; one cp keeps trees and objects
+    # on the same inodes); everything else gxc writes is a copy of its own.
+    subprocess.run(["cp", "-al", str(src / "toolchains"), str(src / "objects"), str(dst)], check=True)
     for name in ("receipts", "shims", "config", "state"):
         if (src / name).exists():
             shutil.copytree(src / name, dst / name, symlinks=True)

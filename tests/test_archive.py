@@ -31,12 +31,12 @@ def everything_under(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
-def test_strips_top_folder_and_keeps_exec_bits(tmp_path: Path) -> None:
+def test_strips_top_folder_keeps_exec_bits_and_writes_read_only(tmp_path: Path) -> None:
     data = tar_gz([file_member("go/bin/go", b"#!elf", 0o755), file_member("go/VERSION", b"go1.99.0", 0o664)])
     manifest = extract(data, tmp_path / "root")
     assert sorted(manifest) == ["VERSION", "bin/go"]
-    assert stat.S_IMODE(os.stat(tmp_path / "root" / "bin" / "go").st_mode) == 0o755
-    assert stat.S_IMODE(os.stat(tmp_path / "root" / "VERSION").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(tmp_path / "root" / "bin" / "go").st_mode) == 0o555
+    assert stat.S_IMODE(os.stat(tmp_path / "root" / "VERSION").st_mode) == 0o444
     assert (tmp_path / "root" / "VERSION").read_bytes() == b"go1.99.0"
 
 

@@ -130,10 +130,11 @@ def test_fresh_home_with_auto_install_has_the_go_shim_from_the_start(gxc_env: di
 
 def test_installed_toolchains_are_world_readable_and_verify_notices_modes(own_home: dict[str, str],
                                                                           tmp_path: Path) -> None:
-    gxc(own_home, "install", "--force", NEW, cwd=tmp_path)  # a tree of its own, not hard links into the shared home
+    gxc(own_home, "install", "--force", NEW, cwd=tmp_path)  # directories of its own; files link the store's objects
     root = Path(own_home["GXC_HOME"]) / "toolchains" / f"go{NEW}"
     assert oct(root.stat().st_mode & 0o777) == "0o755"
-    assert oct((root / "bin" / "go").stat().st_mode & 0o777) == "0o755"
+    assert oct((root / "bin" / "go").stat().st_mode & 0o777) == "0o555"  # read-only: the inode is shared
+    assert oct((root / "VERSION").stat().st_mode & 0o777) == "0o444"
     assert gxc(own_home, "verify", NEW, cwd=tmp_path).stdout == f"go{NEW}: ok\n"
     (root / "src").chmod(0o700)
     proc = gxc(own_home, "verify", NEW, cwd=tmp_path, check=False)

@@ -10,12 +10,12 @@ from gxc.cli.output import print_json
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("cache", help="cached archives, the index cache and leftovers of interrupted runs")
+    p = sub.add_parser("cache", help="cached archives, the index, leftovers of interrupted runs, the object store")
     verbs = p.add_subparsers(dest="cache_verb", metavar="VERB", required=True)
     q = verbs.add_parser("list", help="show what is cached")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_list)
-    q = verbs.add_parser("clean", help="remove cached archives, the index and leftovers")
+    q = verbs.add_parser("clean", help="remove cached archives, the index, leftovers and objects no toolchain uses")
     q.set_defaults(func=cmd_clean)
 
     p = sub.add_parser("prune", help="remove toolchains that no pin, default or --keep mentions")
@@ -29,17 +29,22 @@ def _mib(size: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from gxc import cache
+    from gxc import cache, objects, paths
 
     found = cache.entries()
+    usage = objects.usage()
     if args.json:
         print_json({"entries": [{"kind": e.kind, "path": e.path, "size": e.size, "version": e.version}
-                                for e in found]})
+                                for e in found],
+                    "store": {"path": paths.objects_dir(), "objects": usage.objects, "size": usage.size,
+                              "unshared_size": usage.linked, "saved": usage.saved}})
         return 0
     for e in found:
         label = f" (go{e.version})" if e.version else ""
         print(f"{e.kind:<8} {_mib(e.size):>10}  {e.path}{label}")
     print(f"total {_mib(sum(e.size for e in found))}")
+    print(f"store    {_mib(usage.size):>10}  {paths.objects_dir()}: {usage.objects} objects, "
+          f"{_mib(usage.saved)} saved by sharing ({_mib(usage.linked)} without it)")
     return 0
 
 

@@ -9,7 +9,7 @@ from gxc.cli.output import print_json
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("verify", help="re-hash installed toolchains against their receipts")
+    p = sub.add_parser("verify", help="re-hash installed toolchains (and the objects they link) against their receipts")
     p.add_argument("versions", nargs="*", metavar="VERSION")
     p.add_argument("--against-index", action="store_true",
                    help="also compare each receipt's archive sha256 with your own release index (a module "
@@ -32,17 +32,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     versions = ([store.parse_installed_name(v) for v in args.versions] or
                 [*store.installed_versions(), *store.installed_flavors()])
     report: dict[str, dict[str, list[str]]] = {}
+    shared: dict[str, list[str]] = {}  # drifted object -> the toolchains that link it
     for version in versions:
         if not store.is_installed(version):
             raise ToolchainNotInstalled(str(version))
         drift = store.verify(version)
         report[str(version)] = {"modified": drift.modified, "added": drift.added, "removed": drift.removed,
-                                "mode": drift.modes}
+                                "mode": drift.modes, "object": drift.objects}
+        for name in drift.objects:
+            shared.setdefault(name, [paths.dir_name(v) for v, _ in store.trees_using(name)])
         if args.against_index:
             report[str(version)]["index"] = _index_disagreement(version)
     bad = [v for v, d in report.items() if any(d.values())]
     if args.json:
-        print_json({"ok": not bad, "toolchains": report})
+        print_json({"ok": not bad, "toolchains": report, "drifted_objects": shared})
     else:
         for name, changes in report.items():
             if not any(changes.values()):
@@ -51,7 +54,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"{paths.dir_name(name)}: drifted")
             for kind, files in changes.items():
                 for path in files:
-                    print(f"  {kind:<8} {path}")
+                    users = f" (linked by {', '.join(shared[path])})" if kind == "object" else ""
+                    print(f"  {kind:<8} {path}{users}")
     return 1 if bad else 0
 
 

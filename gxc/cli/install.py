@@ -21,8 +21,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("install", help="download, verify and install toolchains")
     p.add_argument("specs", nargs="*", metavar="SPEC",
                    help="1.22.10, go1.22.10, 1.22, 1.22.x, latest, 1.23rc1, or a flavor: tamago@1.25.5")
-    p.add_argument("--force", action="store_true", help="reinstall even if installed")
-    p.add_argument("--repair", action="store_true", help="re-extract a drifted toolchain from the verified archive")
+    p.add_argument("--force", action="store_true",
+                   help="reinstall even if installed (from the object store when it holds every file)")
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild a drifted toolchain: re-hash the objects it links, re-make the drifted ones "
+                        "from the verified archive, relink the rest")
     p.add_argument("--from-source", action="store_true",
                    help="build the release from its source archive with make.bash (flavors always are)")
     p.add_argument("--insecure-skip-sumdb", action="store_true",
@@ -62,7 +65,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     options = store.InstallOptions(force=args.force or args.repair, offline=args.offline, locks=locks,
                                    user_index_url=config.user_sources(args.mirror).index_url,
                                    allow_source_mismatch=args.allow_source_mismatch,
-                                   skip_sumdb=args.insecure_skip_sumdb)
+                                   skip_sumdb=args.insecure_skip_sumdb, repair=args.repair)
     reporter = TerminalReporter(args.quiet)
     from gxc import settings
 
