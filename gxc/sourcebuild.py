@@ -300,7 +300,7 @@ class SourceBuilder:
                 store_ = objects.Objects.here()
                 seconds, how = self._populate(staging, key, archive, store_)
                 if store_.fallback:
-                    self.reporter.note(store_.fallback)
+                    self.reporter.warn(store_.fallback)
                 existed = store._swap_in(staging, target, ident, self._receipt(staging, key, archive, seconds, how))
         except OSError as e:
             raise DiskError(e.filename or staging, e) from None

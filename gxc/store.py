@@ -47,7 +47,8 @@ from gxc.versions import Flavored, Version, VersionSpec
 
 class Reporter(Protocol):
     def progress(self, total: int, label: str) -> download.Progress | None: ...
-    def note(self, message: str) -> None: ...
+    def note(self, message: str) -> None: ...  # chatter: a terminal only
+    def warn(self, message: str) -> None: ...  # what the user must learn even in a log
 
 
 class SilentReporter:
@@ -55,6 +56,9 @@ class SilentReporter:
         return None
 
     def note(self, message: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
         pass
 
 
@@ -301,7 +305,7 @@ class _Installer:
                 store = objects.Objects.here()
                 extracted, how = self._populate(staging, store)
                 if store.fallback:
-                    self.reporter.note(store.fallback)
+                    self.reporter.warn(store.fallback)
                 existed = _swap_in(staging, target, self.version, self._receipt(extracted, staging))
         except FileExistsError as e:
             raise UnsafeArchive(str(e.filename), "duplicate member") from None
@@ -400,7 +404,7 @@ def relink_drifted(drifted: dict[str, tuple[int, int]], store: objects.Objects, 
                     store.replace_with_link(fresh, os.path.join(root, rel))
                     healed.append(paths.dir_name(version))
         shown = ", ".join(sorted(set(healed))) or "no other toolchain"
-        reporter.note(f"object {name} had drifted; made it anew from the archive and relinked it in {shown}")
+        reporter.warn(f"object {name} had drifted; made it anew from the archive and relinked it in {shown}")
 
 
 class _ModuleInstaller(_Installer):

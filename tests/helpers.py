@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import json
 import os
 import pty
 import select
@@ -15,6 +16,7 @@ import termios
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 HELLO = """package main
 
@@ -96,3 +98,40 @@ def on_a_terminal(env: dict[str, str], *args: str, cwd: Path | None = None) -> t
     os.close(primary)
     out, _ = child.communicate(timeout=60)
     return child.returncode, out, shown
+
+
+def receipt_of(home: Path, name: str) -> dict[str, Any]:
+    """An installed toolchain's receipt (`go1.22.10`, `tamago@1.25.5`)."""
+    data: dict[str, Any] = json.loads((home / "receipts" / f"{name}.json").read_text())
+    return data
+
+
+def object_of(home: Path, receipt: dict[str, Any], rel: str) -> Path:
+    """Where the store keeps the object of one file of a receipt's tree."""
+    digest = str(receipt["manifest"][rel])
+    executable = int(receipt["modes"][rel], 8) & 0o111
+    return home / "objects" / digest[:2] / (f"{digest}.x" if executable else digest)
+
+
+def objects_used(home: Path, receipt: dict[str, Any]) -> set[Path]:
+    return {object_of(home, receipt, rel) for rel, d in receipt["manifest"].items() if not d.startswith("symlink:")}
+
+
+def store_problems(home: Path) -> list[str]:
+    """The store's invariant: every file of every installed tree is the very inode of its object."""
+    problems = []
+    for path in sorted((home / "receipts").glob("*.json")):
+        name = path.stem
+        tree = home / "toolchains" / name
+        if not tree.is_dir():
+            continue
+        receipt = receipt_of(home, name)
+        for rel, digest in receipt["manifest"].items():
+            if digest.startswith("symlink:"):
+                continue
+            obj = object_of(home, receipt, rel)
+            if not obj.exists():
+                problems.append(f"{name}/{rel}: its object {obj.name} is missing")
+            elif (tree / rel).stat().st_ino != obj.stat().st_ino:
+                problems.append(f"{name}/{rel}: not a link to its object {obj.name}")
+    return problems

@@ -38,3 +38,7 @@ class TerminalReporter:
         """Progress chatter (retries): on a terminal only, so a failure stays one line in logs."""
         if not self.quiet and sys.stderr.isatty():
             print(f"gxc: {message}", file=sys.stderr)
+
+    def warn(self, message: str) -> None:
+        """What changes how the result behaves (no shared disk space, a repaired object): always shown."""
+        print(f"gxc: warning: {message}", file=sys.stderr)
