@@ -14,7 +14,8 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from gxc import paths, platforms, workdir
 from gxc.errors import GxcError, UsageError
@@ -45,6 +46,8 @@ class Built:
     outputs: list[str]
     log: str
     ok: bool
+    packages: list[str] = field(default_factory=list)  # the main package of each output
+    times: list[tuple[float, float]] = field(default_factory=list)  # when each output's build started, ended
 
 
 def exec_wrapper(toolchain: Resolved, port: Port) -> str:
@@ -211,15 +214,18 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
         return Built(t.port.name, [], e.message, False)
     os.makedirs(port_dir, exist_ok=True)
     env = t.env if "GOGC" in t.env else {**t.env, "GOGC": COMPILER_GOGC}
+    times: list[tuple[float, float]] = []
     for pkg, name in names.items():
         output = os.path.join(port_dir, name)
+        started = time.time()
         proc = subprocess.run([go, "build", *t.flags, *extra, "-o", output, pkg], cwd=cwd, env=env,
                               capture_output=True, text=True, check=False)
         logs.append(proc.stderr)
         if proc.returncode:
             return Built(t.port.name, outputs, "".join(logs), False)
         outputs.append(output)
-    return Built(t.port.name, outputs, "".join(logs), True)
+        times.append((started, time.time()))
+    return Built(t.port.name, outputs, "".join(logs), True, list(names), times)
 
 
 def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str, out_dir: str,

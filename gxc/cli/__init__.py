@@ -16,14 +16,14 @@ from gxc.errors import EXIT_FAILED, GxcError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gxc.cli import build, cachecmd, doctor, envcmd, install, mirrorcmd, platform, project, trustcmd
+    from gxc.cli import build, cachecmd, delivery, doctor, envcmd, install, mirrorcmd, platform, project, trustcmd
 
     parser = argparse.ArgumentParser(prog="gxc", description="Go toolchain manager with cross-compilation built in")
     parser.add_argument("--version", action="version", version=f"gxc {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
-    for module in (install, project, envcmd, platform, build, doctor, cachecmd, trustcmd, mirrorcmd):
+    for module in (install, project, envcmd, platform, build, delivery, doctor, cachecmd, trustcmd, mirrorcmd):
         module.register(subparsers)
     for verb in subparsers.choices.values():  # `gxc install -q` as well as `gxc -q install`
         verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

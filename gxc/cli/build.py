@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     p.add_argument("--reproducible", action="store_true", help="add -trimpath -buildvcs=false")
     p.add_argument("--check-reproducible", action="store_true",
                    help="build twice in different directories and work dirs; fail if the binaries differ")
+    p.add_argument("--sign", metavar="KEY", help="sign each artifact (<artifact>.sig) and its provenance "
+                                                 "(<artifact>.intoto.jsonl) with an ECDSA P-256 PEM key")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("run", help="build for a port, then run under its runner (qemu, node)",
@@ -80,6 +82,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     toolchain = _toolchain(args)
     reproducible = args.reproducible or args.check_reproducible
+    key = signing_key(args.sign)  # a key that cannot be used stops the build before it starts
     ts = build.targets(toolchain, args.target, reproducible)
     results = build.build_all(ts, args.packages, args.rest, os.getcwd(), os.path.abspath(args.out), args.jobs)
     failed = [r for r in results if not r.ok]
@@ -101,7 +104,34 @@ def cmd_build(args: argparse.Namespace) -> int:
                                    f"(sha256 {first} here, {second} from another directory)",
                                    "remove embedded paths, timestamps and VCS stamps (-trimpath -buildvcs=false)")
                 print(f"{t.port.name}: reproducible sha256 {first}")
+    record_provenance(ts, results, args.rest, reproducible, key)
     return 0
+
+
+def signing_key(path: str | None) -> Any:
+    if not path:
+        return None
+    from gxc import signing
+
+    return signing.load_private(path)
+
+
+def record_provenance(ts: list[Any], results: list[Any], extra: list[str], reproducible: bool, key: Any) -> None:
+    """`<artifact>.intoto.json` beside every artifact; with a key, `.sig` and `.intoto.jsonl` too."""
+    from gxc import build, provenance, signing
+    from gxc.errors import UsageError
+
+    try:
+        module_dir = build.module_root(os.getcwd())
+    except UsageError:
+        module_dir = ""
+    for t, r in zip(ts, results, strict=True):
+        for output, package, (started, finished) in zip(r.outputs, r.packages, r.times, strict=True):
+            facts = provenance.BuildFacts(output, package, t.port.name, [*t.flags, *extra], list(t.port.tags),
+                                          t.env, t.toolchain.ident, module_dir, started, finished)
+            document = provenance.write(facts, reproducible)
+            if key is not None:
+                signing.sign_artifact(key, output, document)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

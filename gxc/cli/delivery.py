@@ -1,0 +1,105 @@
+"""Verbs for what ships: provenance, verify-artifact, keygen."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from gxc.cli.output import print_json
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("provenance", help="summarize the provenance gxc build wrote for an artifact")
+    p.add_argument("file", metavar="FILE", help="the artifact, or its .intoto.json")
+    p.add_argument("--json", action="store_true", help="print the whole statement")
+    p.set_defaults(func=cmd_provenance)
+
+    p = sub.add_parser("verify-artifact", help="check an artifact's signature, its signed provenance, and that "
+                                               "the project's [lock] allows the toolchain that built it")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--key", required=True, metavar="PUB", help="the ECDSA P-256 public key (PEM)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify_artifact)
+
+    p = sub.add_parser("keygen", help="write an ECDSA P-256 signing key pair (PREFIX.key encrypted, PREFIX.pub)")
+    p.add_argument("prefix", nargs="?", default="gxc", metavar="PREFIX", help="file name prefix (default: gxc)")
+    p.set_defaults(func=cmd_keygen)
+
+
+def _dependency_line(dep: dict[str, Any]) -> str:
+    digest = ", ".join(f"{k}:{v}" for k, v in sorted(dep.get("digest", {}).items()))
+    uri = f" {dep['uri']}" if dep.get("uri") else ""
+    return f"  {dep.get('name', '?')}{uri} ({digest or 'no digest'})"
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    from gxc import provenance
+
+    document = provenance.read(args.file)
+    if args.json:
+        print_json(document)
+        return 0
+    definition = document["predicate"]["buildDefinition"]
+    params = definition.get("externalParameters", {})
+    run = document["predicate"].get("runDetails", {})
+    for subject in document.get("subject", []):
+        print(f"subject   {subject.get('name')} sha256:{subject.get('digest', {}).get('sha256')}")
+    print(f"port      {params.get('port')}  package {params.get('package')}")
+    print(f"flags     {' '.join(params.get('flags', [])) or '(none)'}")
+    print(f"env       {' '.join(f'{k}={v}' for k, v in sorted(params.get('env', {}).items()))}")
+    print("resolved")
+    for dep in definition.get("resolvedDependencies", []):
+        print(_dependency_line(dep))
+    builder = run.get("builder", {})
+    when = run.get("metadata", {})
+    times = f", {when['startedOn']} to {when['finishedOn']}" if when else " (reproducible: no times)"
+    print(f"builder   {builder.get('id')} gxc {builder.get('version', {}).get('gxc')}{times}")
+    return 0
+
+
+def cmd_verify_artifact(args: argparse.Namespace) -> int:
+    from gxc import autoinstall, provenance, resolve, signing
+
+    key = signing.load_public(args.key)
+    signing.check_signature(key, args.file)
+    statement = signing.open_envelope(key, args.file)
+    digest = provenance.check_subject(statement, args.file)
+    selection = resolve.select(os.getcwd())
+    locks = {name: lock.sha256 for name, lock in autoinstall.project_locks(selection).items()}
+    why = provenance.check_lock(statement, locks, selection.project.path if selection.project else "")
+    if args.json:
+        print_json({"ok": True, "file": args.file, "sha256": digest, "keyid": signing.keyid(key), "toolchain": why})
+    else:
+        print(f"{args.file}: ok (sha256 {digest}; signature and provenance verified with key "
+              f"{signing.keyid(key)[:16]}; {why})")
+    return 0
+
+
+def _passphrase() -> bytes:
+    from gxc import signing
+    from gxc.errors import UsageError
+
+    given = os.environ.get(signing.PASSWORD_ENV)
+    if given is not None:
+        return given.encode()
+    if not sys.stdin.isatty():
+        raise UsageError("no passphrase for the private key", f"set {signing.PASSWORD_ENV}, or run on a terminal")
+    import getpass
+
+    first = getpass.getpass("passphrase for the private key: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the passphrases differ", "run gxc keygen again")
+    return first.encode()
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from gxc import signing
+
+    private, public = f"{args.prefix}.key", f"{args.prefix}.pub"
+    passphrase = _passphrase()
+    signing.generate(private, public, passphrase)
+    state = "encrypted" if passphrase else "NOT encrypted (empty passphrase)"
+    print(f"wrote {private} (private, {state}) and {public} (public)")
+    return 0

@@ -1,0 +1,226 @@
+"""Provenance of what `gxc build` writes: an in-toto Statement v1 whose predicate is SLSA Provenance v1.
+
+`<artifact>.intoto.json` names the artifact and its sha256 (the subject), what was asked for (port,
+package, flags, tags, the environment that affects the build), everything the build resolved with
+its digest (the toolchain's archive sha256 or module h1; for a flavor the release source, every
+patch or fork commit, and the bootstrap; the main module's VCS revision and dirty state; go.sum),
+and who ran it when. With `--reproducible` the document holds no time and no host name, so two clean
+builds of the same inputs write the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gxc import __version__, store
+from gxc.errors import GxcError, public_path
+from gxc.fsutil import atomic_write, sha256_file
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+BUILD_TYPE = "urn:gxc:go-build:v1"
+BUILDER_ID = "urn:gxc:builder"
+SUFFIX = ".intoto.json"
+# What changes the bytes `go build` writes, besides flags: the target, its sub-architecture, cgo and its tools.
+BUILD_ENV = ("GOOS", "GOARCH", "GOARM", "GOARM64", "GOAMD64", "GO386", "GOMIPS", "GOMIPS64", "GOPPC64",
+             "GORISCV64", "GOWASM", "GOEXPERIMENT", "GOFLAGS", "CGO_ENABLED", "CC", "CXX", "CGO_CFLAGS",
+             "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "GOTOOLCHAIN")
+
+
+@dataclass(frozen=True)
+class BuildFacts:
+    """One artifact's build, as gxc ran it."""
+
+    artifact: str
+    package: str  # the main package's import path
+    port: str
+    flags: list[str]
+    tags: list[str]
+    env: dict[str, str]
+    toolchain_ident: str  # `1.22.10` or `tamago@1.25.5`
+    module_dir: str  # where go.mod is ("" outside a module)
+    started: float
+    finished: float
+
+
+def _time(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def toolchain_dependencies(ident: str) -> list[dict[str, Any]]:
+    """The toolchain as resolved dependencies, from its receipt: archive digest, or source, patches, bootstrap."""
+    receipt = store.read_receipt(ident)
+    if receipt is None:
+        raise GxcError(f"{ident} has no receipt to describe in the provenance",
+                       f"run `gxc install --force {ident}`")
+    name = f"go{ident}" if "@" not in ident else ident
+    if receipt.get("kind") != "source-build":
+        digest = {"dirHash": receipt["h1"]} if receipt.get("h1") else {"sha256": receipt["sha256"]}
+        return [{"name": name, "uri": receipt.get("url", ""), "digest": digest,
+                 "annotations": {"filename": receipt.get("filename", ""), "proved_by": receipt.get("proved_by", "")}}]
+    source = receipt["source"]
+    found: list[dict[str, Any]] = [
+        {"name": name, "digest": {"sha256": receipt.get("sha256", "")},
+         "annotations": {"kind": "source-build", "build_key": receipt.get("build_key", ""),
+                         "flavor": receipt.get("flavor", ""), "filename": source["filename"]}},
+        {"name": f"go{receipt['base']} source", "uri": source["url"], "digest": {"sha256": source["sha256"]},
+         "annotations": {"filename": source["filename"]}},
+    ]
+    found += [{"name": "patch", "uri": p["location"], "digest": {"sha256": p["sha256"]}}
+              for p in receipt.get("patches", [])]
+    if receipt.get("git"):
+        git = receipt["git"]
+        found.append({"name": "fork", "uri": f"git+{git['url']}@{git['ref']}", "digest": {"gitCommit": git["commit"]}})
+    bootstrap = store.read_receipt(str(receipt.get("bootstrap", ""))) or {}
+    if bootstrap.get("sha256"):
+        found.append({"name": f"go{receipt['bootstrap']} (bootstrap)", "uri": bootstrap.get("url", ""),
+                      "digest": {"sha256": bootstrap["sha256"]}})
+    return found
+
+
+def _git(directory: str, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True, check=False,
+                              timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _module_path(module_dir: str) -> str:
+    with open(os.path.join(module_dir, "go.mod"), encoding="utf-8", errors="replace") as f:
+        for line in f:
+            words = line.split("//", 1)[0].split()
+            if len(words) >= 2 and words[0] == "module":
+                return words[1].strip('"')
+    return ""
+
+
+def module_dependencies(module_dir: str) -> list[dict[str, Any]]:
+    """The main module (with its VCS revision and dirty state when it is a git checkout) and its go.sum."""
+    if not module_dir:
+        return []
+    found: list[dict[str, Any]] = []
+    module: dict[str, Any] = {"name": _module_path(module_dir), "annotations": {"go.mod_sha256":
+                                                                                  sha256_file(os.path.join(module_dir,
+                                                                                                           "go.mod"))}}
+    revision = _git(module_dir, "rev-parse", "HEAD")
+    if revision:
+        status = _git(module_dir, "status", "--porcelain", "--untracked-files=no") or ""
+        remote = _git(module_dir, "config", "--get", "remote.origin.url") or ""
+        module["digest"] = {"gitCommit": revision}
+        module["annotations"]["vcs_dirty"] = bool(status)
+        if remote:
+            module["uri"] = f"git+{remote}"
+    found.append(module)
+    go_sum = os.path.join(module_dir, "go.sum")
+    if os.path.isfile(go_sum):
+        found.append({"name": "go.sum", "digest": {"sha256": sha256_file(go_sum)}})
+    return found
+
+
+def statement(facts: BuildFacts, reproducible: bool) -> dict[str, Any]:
+    """The in-toto Statement for one artifact."""
+    builder: dict[str, Any] = {"id": BUILDER_ID, "version": {"gxc": __version__}}
+    run: dict[str, Any] = {"builder": builder}
+    if not reproducible:
+        builder["id"] = f"{BUILDER_ID}:{platform.node()}"
+        run["metadata"] = {"startedOn": _time(facts.started), "finishedOn": _time(facts.finished)}
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": os.path.basename(facts.artifact), "digest": {"sha256": sha256_file(facts.artifact)}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": BUILD_TYPE,
+                "externalParameters": {
+                    "port": facts.port, "package": facts.package, "flags": facts.flags, "tags": facts.tags,
+                    "env": {k: facts.env[k] for k in BUILD_ENV if facts.env.get(k)},
+                    "reproducible": reproducible,
+                },
+                "resolvedDependencies": [*toolchain_dependencies(facts.toolchain_ident),
+                                         *module_dependencies(facts.module_dir)],
+            },
+            "runDetails": run,
+        },
+    }
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    """The bytes written and signed: sorted keys, two-space indent, one trailing newline."""
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+
+
+def write(facts: BuildFacts, reproducible: bool) -> bytes:
+    """Write `<artifact>.intoto.json`; return its bytes (what a signature covers)."""
+    data = encode(statement(facts, reproducible))
+    atomic_write(facts.artifact + SUFFIX, data)
+    return data
+
+
+def read(path: str) -> dict[str, Any]:
+    """A provenance document (given it or the artifact beside it), checked to be an in-toto SLSA statement."""
+    document_path = path if path.endswith(SUFFIX) else path + SUFFIX
+    try:
+        with open(document_path, encoding="utf-8") as f:
+            document: dict[str, Any] = json.load(f)
+    except FileNotFoundError:
+        raise GxcError(f"no provenance for {public_path(path)} ({public_path(document_path)} does not exist)",
+                       "build it with `gxc build`, which writes one beside every artifact") from None
+    except (OSError, ValueError) as e:
+        raise GxcError(f"cannot read {public_path(document_path)}: {e}", "rebuild the artifact") from None
+    if not isinstance(document, dict) or document.get("_type") != STATEMENT_TYPE \
+            or document.get("predicateType") != PREDICATE_TYPE:
+        raise GxcError(f"{public_path(document_path)} is not an in-toto statement with SLSA provenance v1",
+                       "rebuild the artifact with `gxc build`")
+    return document
+
+
+def toolchain_entry(document: dict[str, Any]) -> dict[str, Any]:
+    """The resolved dependency that names the toolchain (the first one gxc writes)."""
+    deps = document["predicate"]["buildDefinition"].get("resolvedDependencies") or [{}]
+    first: dict[str, Any] = deps[0]
+    return first
+
+
+def check_subject(document: dict[str, Any], artifact: str) -> str:
+    """The statement must name this artifact with its sha256 as it is now; returns the digest."""
+    actual = sha256_file(artifact)
+    for subject in document.get("subject", []):
+        if subject.get("name") == os.path.basename(artifact):
+            if subject.get("digest", {}).get("sha256") != actual:
+                raise GxcError(f"{public_path(artifact)} has sha256 {actual}, its provenance says "
+                               f"{subject.get('digest', {}).get('sha256')}",
+                               "the artifact was changed after the build; rebuild it")
+            return actual
+    raise GxcError(f"the provenance does not name {os.path.basename(artifact)} as its subject",
+                   "it belongs to another artifact")
+
+
+def check_lock(document: dict[str, Any], locks: dict[str, str], lock_file: str) -> str:
+    """The toolchain in the provenance must be one the project's [lock] allows; returns why it is."""
+    if not locks:
+        raise GxcError("the project has no [lock] to check the artifact's toolchain against",
+                       "run `gxc pin --lock` in the project, or verify inside the project that built it")
+    entries = [toolchain_entry(document)]
+    if entries[0].get("annotations", {}).get("kind") == "source-build":
+        deps = document["predicate"]["buildDefinition"]["resolvedDependencies"]
+        entries = [d for d in deps[1:] if d.get("name", "").endswith(" source")]  # a flavor: its release source
+    for entry in entries:
+        filename = str(entry.get("annotations", {}).get("filename", ""))
+        digest = entry.get("digest", {})
+        claimed = str(digest.get("dirHash") or digest.get("sha256") or "")
+        locked = locks.get(filename)
+        if locked is None:
+            raise GxcError(f"the artifact was built with {entry.get('name')} ({filename}), which the [lock] of "
+                           f"{public_path(lock_file)} does not list", "build with a locked toolchain")
+        if locked != claimed:
+            raise GxcError(f"the artifact was built with {filename} {claimed}, the [lock] of "
+                           f"{public_path(lock_file)} allows {locked}", "build with the locked toolchain")
+    return f"{entries[0].get('name')} is locked in {public_path(lock_file)}"
