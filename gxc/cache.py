@@ -83,9 +83,19 @@ def clean() -> list[Entry]:
             os.unlink(entry.path)
         removed.append(entry)
     collected = objects.collect()
+    if collected is None:
+        raise ObjectsBusy(removed)
     if collected.objects:
         removed.append(Entry("objects", paths.objects_dir(), collected.size, ""))
     return removed
+
+
+class ObjectsBusy(Exception):
+    """Clean did all but collect objects: an install held the store (`removed` is what it did remove)."""
+
+    def __init__(self, removed: list[Entry]) -> None:
+        super().__init__(objects.BUSY)
+        self.removed = removed
 
 
 def _partial_is_idle(path: str) -> bool:

@@ -182,7 +182,7 @@ def check_toolchains() -> list[Finding]:
             drifted_objects.setdefault(name, []).append(str(version))
     for name, users in sorted(drifted_objects.items()):
         found.append(Finding("store", f"object {name} has drifted (its content no longer matches its name); "
-                                      f"{', '.join(dir_name(u) for u in users)} link it",
+                                      f"linked by {', '.join(dir_name(u) for u in users)}",
                              f"run `gxc install --repair {users[0]}`"))
     return found
 

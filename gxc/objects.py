@@ -20,12 +20,14 @@ import errno
 import fcntl
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gxc import paths
 from gxc.errors import public_path
 
+BUSY = "an install is using the object store; objects no toolchain uses stay until `gxc cache clean`"
 FILE_MODE = 0o444
 EXEC_MODE = 0o555
 _NO_LINKS = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.ENOSYS)
@@ -131,18 +133,32 @@ class Objects:
 
 
 @contextlib.contextmanager
-def _flock(kind: int) -> Iterator[None]:
+def _flock(kind: int, wait: float | None = None) -> Iterator[bool]:
+    """Hold the store's lock (`wait` None: as long as it takes); yields False when `wait` ran out."""
     os.makedirs(paths.locks_dir(), exist_ok=True)
     fd = os.open(os.path.join(paths.locks_dir(), "objects.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(fd, kind)
-        yield
+        if wait is None:
+            fcntl.flock(fd, kind)
+            yield True
+            return
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, kind | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+        yield True
     finally:
         os.close(fd)
 
 
-def using() -> contextlib.AbstractContextManager[None]:
-    """Held by every install while it links objects: collection waits for it."""
+def using() -> contextlib.AbstractContextManager[bool]:
+    """Held by every install while it links objects: collection waits for it, or leaves the objects for later."""
     return _flock(fcntl.LOCK_SH)
 
 
@@ -164,10 +180,16 @@ class Collected:
     size: int
 
 
-def collect() -> Collected:
-    """Remove every object no tree links (its link count is 1), under the store's exclusive lock."""
+def collect(wait: float = 5.0) -> Collected | None:
+    """Remove every object no tree links (its link count is 1), under the store's exclusive lock.
+
+    None when installs held the store for longer than `wait` seconds: the objects stay for a later
+    uninstall or `gxc cache clean` (an install that downloads holds the store for as long as that takes).
+    """
     count = size = 0
-    with _flock(fcntl.LOCK_EX):
+    with _flock(fcntl.LOCK_EX, wait) as held:
+        if not held:
+            return None
         for entry in _entries():
             st = entry.stat(follow_symlinks=False)
             if st.st_nlink == 1:

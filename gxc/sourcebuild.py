@@ -307,7 +307,7 @@ class SourceBuilder:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         if collect:
-            objects.collect()
+            objects.collect(wait=0)
         workdir.ensure(ident)
         status = "reinstalled" if existed else "installed"
         return store.Outcome(self.build.base, f"{status} ({how})", target)

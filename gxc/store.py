@@ -314,7 +314,7 @@ class _Installer:
         finally:
             _remove_tree(staging)
         if collect:
-            objects.collect()
+            objects.collect(wait=0)  # what a killed run of this version left; never wait for another install
         workdir.ensure(self.version)
         return Outcome(self.release.version, ("reinstalled" if existed else "installed") + how, target)
 
@@ -568,7 +568,8 @@ def _disk_errors() -> Iterator[None]:
         raise
 
 
-def uninstall(version: Version | Flavored) -> None:
+def uninstall(version: Version | Flavored) -> bool:
+    """Remove a toolchain, then the objects no tree links any more; False if an install kept them for later."""
     from gxc.errors import ToolchainNotInstalled
 
     name = str(version)
@@ -585,7 +586,7 @@ def uninstall(version: Version | Flavored) -> None:
                 os.unlink(path)
         _remove_tree(paths.work_dir(name))
         _remove_tree(trash)
-    objects.collect()
+    return objects.collect() is not None
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def test_a_drifted_object_is_named_by_verify_and_doctor_and_repaired(gxc_env: di
     assert report["drifted_objects"] == {obj.name: [f"go{OLD}", f"go{NEW}"]}
     findings = json.loads(gxc(gxc_env, "doctor", "--json", check=False).stdout)["problems"]
     assert {"check": "store", "message": f"object {obj.name} has drifted (its content no longer matches its "
-                                         f"name); go{OLD}, go{NEW} link it",
+                                         f"name); linked by go{OLD}, go{NEW}",
             "fix": f"run `gxc install --repair {OLD}`"} in findings
 
     proc = gxc(gxc_env, "install", "--repair", NEW)  # the archive is in the download cache: no request

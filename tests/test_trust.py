@@ -18,7 +18,7 @@ import requests
 from gxc import http, index
 from gxc.errors import BadIndex, NetworkError
 from tests.conftest import NEW, NEWEST, OLD, gxc
-from tests.helpers import file_member, tar_gz
+from tests.helpers import file_member, object_of, receipt_of, tar_gz
 from tests.mirror_server import Fault, MirrorServer
 from tests.test_install import archive_name, listed, serve_extra_release, toolchain
 
@@ -87,13 +87,21 @@ def test_verify_reports_drift_and_repair_restores_from_the_cached_archive(
     (root / "VERSION").write_text("go1.99.0\n")
     (root / "src" / "fmt" / "print.go").unlink()
     (root / "bin" / "extra-tool").write_text("#!/bin/sh\n")
+    version_object = object_of(Path(gxc_env["GXC_HOME"]), receipt_of(Path(gxc_env["GXC_HOME"]), f"go{OLD}"),
+                               "VERSION").name  # written in place: the store's object changed with it
     proc = gxc(gxc_env, "verify", OLD, check=False)
     assert (proc.returncode, proc.stdout) == (1, f"go{OLD}: drifted\n  modified VERSION\n  added    bin/extra-tool\n"
-                                                 "  removed  src/fmt/print.go\n")
+                                                 f"  removed  src/fmt/print.go\n  object   {version_object} "
+                                                 f"(linked by go{OLD})\n")
     report = json.loads(gxc(gxc_env, "verify", "--json", check=False).stdout)
     assert report == {"ok": False, "toolchains": {OLD: {"modified": ["VERSION"], "added": ["bin/extra-tool"],
-                                                        "removed": ["src/fmt/print.go"], "mode": []}}}
-    assert gxc(gxc_env, "install", "--repair", OLD).stdout == f"go{OLD} reinstalled in {root}\n"
+                                                        "removed": ["src/fmt/print.go"], "mode": [],
+                                                        "object": [version_object]}},
+                      "drifted_objects": {version_object: [f"go{OLD}"]}}
+    repaired = gxc(gxc_env, "install", "--repair", OLD)
+    assert repaired.stdout == f"go{OLD} reinstalled in {root}\n"  # from the archive: an object had drifted
+    assert repaired.stderr == f"gxc: warning: object {version_object} had drifted; made it anew from the archive " \
+                              f"and relinked it in go{OLD}\n"
     assert gxc(gxc_env, "verify", OLD).stdout == f"go{OLD}: ok\n"
     assert len(mirror.state.requests_for(archive_name(OLD))) == 1  # repaired from the verified cache
 
@@ -160,9 +168,12 @@ def test_doctor_finds_stale_leftovers_and_drifted_toolchains(gxc_env: dict[str, 
         {"check": "leftovers", "message": f"1 stale staging dir(s) or partial download(s) from interrupted runs ({partial})",
          "fix": "run `gxc cache clean`"},
         {"check": "verify", "message": f"go{OLD} has drifted from its archive (1 file(s) changed)",
+         "fix": f"run `gxc install --repair {OLD}`"},
+        {"check": "store", "message": f"object {object_of(home, receipt_of(home, f'go{OLD}'), 'VERSION').name} has "
+                                      f"drifted (its content no longer matches its name); linked by go{OLD}",
          "fix": f"run `gxc install --repair {OLD}`"}]
     listing = gxc(gxc_env, "cache", "list").stdout.splitlines()
-    assert [line.split()[0] for line in listing] == ["archive", "partial", "index", "index", "total"]
+    assert [line.split()[0] for line in listing] == ["archive", "partial", "index", "index", "total", "store"]
     assert gxc(gxc_env, "cache", "clean").stdout.startswith("removed 4 item(s), ")
     offline = gxc(gxc_env, "install", "--repair", "--offline", OLD, check=False)  # the archive cache is gone
     assert (offline.returncode, offline.stdout) == (1, "")

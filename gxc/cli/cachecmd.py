@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from gxc.cli.output import print_json
@@ -51,13 +52,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from gxc import cache
 
-    removed = cache.clean()
+    try:
+        removed = cache.clean()
+    except cache.ObjectsBusy as busy:
+        removed = busy.removed
+        print(f"gxc: note: {busy}", file=sys.stderr)
     print(f"removed {len(removed)} item(s), {_mib(sum(e.size for e in removed))}")
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from gxc import cache, settings, shims, store
+    from gxc import cache, objects, settings, shims, store
     from gxc.paths import dir_name
 
     kept = cache.kept_versions(args.keep, os.getcwd())
@@ -72,7 +77,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     for version in doomed:
         name = dir_name(str(version))
         if args.yes:
-            store.uninstall(version)
+            if not store.uninstall(version):
+                print(f"gxc: note: {objects.BUSY}", file=sys.stderr)
             if settings.read_default() == str(version):
                 settings.write_default(None)
             print(f"remove {name}: removed")

@@ -113,13 +113,14 @@ def _install_release(spec: Any, from_source: bool, cfg: Any, options: Any, repor
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    from gxc import paths, settings, shims, store
+    from gxc import objects, paths, settings, shims, store
 
     for text in args.versions:
         version = store.parse_installed_name(text)
         for warning in uninstall_warnings(version):
             print(f"gxc: warning: {warning}", file=sys.stderr)
-        store.uninstall(version)
+        if not store.uninstall(version):
+            print(f"gxc: note: {objects.BUSY}", file=sys.stderr)
         if settings.read_default() == str(version):
             settings.write_default(None)
         print(f"{paths.dir_name(str(version))} uninstalled")
