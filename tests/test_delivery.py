@@ -44,8 +44,8 @@ def project(root: Path, env: dict[str, str], version: str = NEW) -> Path:
 
 
 @pytest.fixture
-def env(installed_home: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return dict(installed_home, GXC_TRUSTED_PATHS=str(tmp_path), GXC_SIGNING_PASSWORD=PASSPHRASE)
+def env(own_home: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return dict(own_home, GXC_TRUSTED_PATHS=str(tmp_path), GXC_SIGNING_PASSWORD=PASSPHRASE)
 
 
 def provenance_of(artifact: Path) -> dict[str, Any]:
@@ -87,11 +87,10 @@ def test_provenance_of_a_multi_port_build_names_every_input_by_a_digest_that_mat
 
 
 def test_reproducible_provenance_from_two_clean_builds_is_identical(env: dict[str, str], tmp_path: Path) -> None:
-    first = project(tmp_path / "one" / "app", env)
-    second = tmp_path / "two" / "app"
-    second.parent.mkdir()
-    subprocess.run(["git", "clone", "-q", str(first), str(second)], check=True)
-    for module in (first, second):
+    origin = project(tmp_path / "origin", env)
+    first, second = tmp_path / "one" / "app", tmp_path / "two" / "app"
+    for module in (first, second):  # two clean checkouts of one commit, in different directories
+        subprocess.run(["git", "clone", "-q", str(origin), str(module)], check=True)
         gxc(env, "build", "--reproducible", "-t", "riscv64-linux", cwd=module)
     one, two = (m / "dist" / "riscv64-linux" / "hello.intoto.json" for m in (first, second))
     assert one.read_bytes() == two.read_bytes()
@@ -170,7 +169,7 @@ def test_verify_artifact_refuses_tampering_another_key_and_an_unlocked_toolchain
     gxc(env, "pin", "--lock", OLD, cwd=module)  # the project now allows only go1.21.13
     assert f"the artifact was built with go{NEW} (go{NEW}.linux-amd64.tar.gz), which the [lock] of " \
            f"{module / 'toolchains.toml'} does not list" in refused(env, module, public)
-    assert gxc(env, "verify-artifact", "dist/riscv64-linux/hello", "--key", str(public), cwd=tmp_path,
+    assert gxc(env, "verify-artifact", str(artifact), "--key", str(public), cwd=tmp_path,
                check=False).stderr.startswith("gxc: error: the project has no [lock]")
 
 
