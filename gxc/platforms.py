@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gxc import paths, pins
+from gxc.binaryinfo import HARDENING_LEVELS, merge_ldflags, strict_flags
 from gxc.errors import GxcError, PinFileError, UsageError, shown
 from gxc.fsutil import atomic_write
 from gxc.versions import Version
@@ -35,7 +36,7 @@ SCHEMA: dict[str, Any] = {
     "name": str, "aliases": list, "description": str, "inherits": list, "goos": str, "goarch": str,
     "min_go": str, "flavor": str,
     "vars": dict, "env": dict,
-    "build": {"tags": list, "flags": list, "gcflags": list, "ldflags": list},
+    "build": {"tags": list, "flags": list, "gcflags": list, "ldflags": list, "hardening": str},
     "cgo": {"cc": str, "sysroot": str, "debian_package": str},
     "runner": {"candidates": list, "env": dict, "debian_package": str, "timeout": int},
 }
@@ -91,6 +92,7 @@ class Port:
     runner_package: str = ""
     runner_timeout: int = 0  # seconds `gxc run` waits before it stops the program (bare metal may never exit)
     flavor: str = ""  # a toolchain flavor this port builds with (gxc.flavors); "" is the release itself
+    hardening: str = "default"  # "default", "strict" or "off" (gxc.binaryinfo says what each promises)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -170,6 +172,10 @@ def validate(raw: dict[str, Any], origin: str, text: str = "", table: str = "") 
         if value not in rule.values and not all(p in rule.values for p in parts):
             raise _fail(origin, text, var, vars_table,
                         f"{var} = {shown(value)} is not allowed (allowed: {', '.join(rule.values[:8])})")
+    hardening = raw.get("build", {}).get("hardening")
+    if hardening is not None and hardening not in HARDENING_LEVELS:
+        raise _fail(origin, text, "hardening", f"{table}.build".lstrip("."),
+                    f"build.hardening = {shown(hardening)} is not a level (levels: {', '.join(HARDENING_LEVELS)})")
     if "min_go" in raw:
         try:
             Version.parse(raw["min_go"])
@@ -217,7 +223,7 @@ def _to_port(raw: dict[str, Any], origin: str) -> Port:
         runner_candidates=tuple(tuple(c) for c in runner.get("candidates", [])),
         runner_env=dict(runner.get("env", {})), runner_package=runner.get("debian_package", ""),
         runner_timeout=int(runner.get("timeout", 0)), flavor=raw.get("flavor", ""),
-        raw=raw,
+        hardening=build.get("hardening", "default"), raw=raw,
     )
 
 
@@ -415,7 +421,9 @@ def build_flags(port: Port, reproducible: bool = False) -> list[str]:
         flags.append("-gcflags=" + " ".join(port.gcflags))
     if port.ldflags:
         flags.append("-ldflags=" + " ".join(port.ldflags))
-    return flags
+    if port.hardening == "strict":
+        flags += strict_flags(port.cgo, port.goos)
+    return merge_ldflags(flags)
 
 
 def host_pair() -> tuple[str, str]:

@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     p.add_argument("--reproducible", action="store_true", help="add -trimpath -buildvcs=false")
     p.add_argument("--check-reproducible", action="store_true",
                    help="build twice in different directories and work dirs; fail if the binaries differ")
+    p.add_argument("--check-hardening", action="store_true",
+                   help="fail when an artifact lacks what its port's [build] hardening level promises")
     p.add_argument("--sign", metavar="KEY", help="sign each artifact (<artifact>.sig) and its provenance "
                                                  "(<artifact>.intoto.jsonl) with an ECDSA P-256 PEM key")
     p.set_defaults(func=cmd_build)
@@ -104,8 +106,28 @@ def cmd_build(args: argparse.Namespace) -> int:
                                    f"(sha256 {first} here, {second} from another directory)",
                                    "remove embedded paths, timestamps and VCS stamps (-trimpath -buildvcs=false)")
                 print(f"{t.port.name}: reproducible sha256 {first}")
-    record_provenance(ts, results, args.rest, reproducible, key)
+    record_provenance(ts, results, args.rest, reproducible, key)  # what was built, even when it fails a check
+    if args.check_hardening:
+        check_hardening(ts, results)
     return 0
+
+
+def check_hardening(ts: list[Any], results: list[Any]) -> None:
+    """One line per artifact that lacks what its port's hardening level promises; then fail."""
+    from gxc import binaryinfo
+    from gxc.errors import GxcError
+
+    misses = []
+    for t, r in zip(ts, results, strict=True):
+        for output in r.outputs:
+            lacks = binaryinfo.missing(binaryinfo.describe(output, None), t.port.hardening, t.port.cgo)
+            if lacks:
+                misses.append(f"{t.port.name}: {_display(output)} lacks {', '.join(lacks)} "
+                              f"(hardening = \"{t.port.hardening}\")")
+    for line in misses[:-1]:
+        print(f"gxc: {line}", file=sys.stderr)
+    if misses:
+        raise GxcError(misses[-1], "see `gxc inspect FILE`; change the port's [build] flags or hardening level")
 
 
 def signing_key(path: str | None) -> Any:

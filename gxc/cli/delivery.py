@@ -1,4 +1,4 @@
-"""Verbs for what ships: provenance, verify-artifact, keygen."""
+"""Verbs for what ships: provenance, verify-artifact, keygen, inspect."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def register(sub: Any) -> None:
     p.add_argument("--key", required=True, metavar="PUB", help="the ECDSA P-256 public key (PEM)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify_artifact)
+
+    p = sub.add_parser("inspect", help="what a binary is and how it is hardened (ELF facts and Go build info)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("keygen", help="write an ECDSA P-256 signing key pair (PREFIX.key encrypted, PREFIX.pub)")
     p.add_argument("prefix", nargs="?", default="gxc", metavar="PREFIX", help="file name prefix (default: gxc)")
@@ -102,4 +107,48 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     signing.generate(private, public, passphrase)
     state = "encrypted" if passphrase else "NOT encrypted (empty passphrase)"
     print(f"wrote {private} (private, {state}) and {public} (public)")
+    return 0
+
+
+def _any_go() -> str | None:
+    """A go command for `go version -m`: the toolchain selected here, else the newest installed."""
+    from gxc import paths, resolve, store
+    from gxc.errors import GxcError
+
+    try:
+        root = resolve.resolve(resolve.select(os.getcwd())).root
+    except GxcError:
+        versions = store.installed_versions()
+        root = paths.toolchain_dir(str(versions[-1])) if versions else ""
+    go = os.path.join(root, "bin", "go") if root else ""
+    return go if os.path.isfile(go) else None
+
+
+def _yes_no(value: object) -> str:
+    return "n/a" if value is None else "yes" if value is True else "no" if value is False else str(value)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from gxc import binaryinfo
+
+    report = binaryinfo.describe(args.file, _any_go())
+    if args.json:
+        print_json(report.as_dict())
+        return 0
+    rows = [("format", report.format), ("arch", report.arch), ("linking", report.linking),
+            ("interpreter", report.interpreter or ("none" if report.linking else None)), ("PIE", report.pie),
+            ("RELRO", report.relro), ("NX stack", report.nx_stack), ("BIND_NOW", report.bind_now),
+            ("W+X segment", report.wx_segments), ("stripped", report.stripped), ("Go build ID", report.go_build_id)]
+    go = report.go
+    if go:
+        module = go.get("main_module") or {}
+        main = f"{module.get('path', '')} {module.get('version', '')}".strip() or None
+        rows += [("Go version", go.get("version")), ("main module", main),
+                 ("VCS revision", go.get("vcs_revision")), ("CGO_ENABLED", go.get("cgo")),
+                 ("GOARCH level", go.get("goarch_level")), ("-trimpath", go.get("trimpath")),
+                 ("-ldflags", go.get("ldflags") or None)]
+    else:
+        rows.append(("Go build info", "n/a (go version -m cannot read it)"))
+    for name, value in rows:
+        print(f"{name:<13} {_yes_no(value)}")
     return 0
