@@ -115,10 +115,11 @@ def go_build_info(path: str, go: str) -> dict[str, Any]:
     """`go version -m FILE`, parsed: version, path, main module and version, and every build setting."""
     proc = subprocess.run([go, "version", "-m", path], capture_output=True, text=True, check=False,
                           env={**os.environ, "GOTOOLCHAIN": "local"})
-    if proc.returncode != 0:
-        return {}
     lines = proc.stdout.splitlines()
-    info: dict[str, Any] = {"version": lines[0].rpartition(": ")[2] if lines else "", "settings": {}}
+    version = lines[0].rpartition(": ")[2] if lines else ""
+    if proc.returncode != 0 or not version.startswith("go"):  # older go commands exit 0 on formats they cannot read
+        return {}
+    info: dict[str, Any] = {"version": version, "settings": {}}
     for line in lines[1:]:
         parts = line.strip().split("\t")
         if parts[0] == "path" and len(parts) > 1:

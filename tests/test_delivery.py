@@ -190,3 +190,79 @@ def test_a_signing_key_that_cannot_be_used_stops_the_build_before_it_starts(env:
     assert gxc(env, "verify-artifact", "dist/riscv64-linux/hello", "--key", str(tmp_path / "plain.pub"),
                cwd=module).returncode == 0
     shutil.rmtree(module / "dist")
+
+
+HARDENED_PORT = '''
+[platforms.rv-hard]
+inherits = ["riscv64-linux-gnu"]
+build = { hardening = "strict" }
+'''
+
+
+def readelf(*args: str) -> str:
+    return subprocess.run(["readelf", "-W", *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_inspect_reports_what_readelf_and_file_see_for_each_kind_of_port(env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    module = project(tmp_path / "app", env)
+    with (module / "toolchains.toml").open("a") as f:
+        f.write(HARDENED_PORT)
+    gxc(env, "build", "-t", "riscv64-linux", "-t", "rv-hard", "-t", "wasm", "--check-hardening", cwd=module)
+    go = Path(env["GXC_HOME"]) / "toolchains" / f"go{NEW}" / "bin" / "go"
+    for port, name in (("riscv64-linux", "hello"), ("rv-hard", "hello"), ("wasm", "hello.wasm")):
+        artifact = module / "dist" / port / name
+        report = json.loads(gxc(env, "inspect", "--json", str(artifact), cwd=module).stdout)
+        described = subprocess.run(["file", "-b", str(artifact)], capture_output=True, text=True,
+                                   check=True).stdout
+        if port == "wasm":
+            assert described.startswith("WebAssembly")
+            assert report["format"] == "WebAssembly" and report["go"] == {}
+            assert all(report[k] is None for k in ("linking", "pie", "relro", "nx_stack", "bind_now", "stripped"))
+            text = gxc(env, "inspect", str(artifact), cwd=module).stdout
+            assert "PIE           n/a\n" in text and "Go build info n/a (go version -m cannot read it)\n" in text
+            continue
+        header, segments, dynamic = readelf("-h", str(artifact)), readelf("-l", str(artifact)), \
+            readelf("-d", str(artifact))
+        assert report["format"] == "ELF 64-bit LSB" and "ELF 64-bit LSB" in described and "RISC-V" in described
+        assert report["arch"] == "riscv64" and "Machine:                           RISC-V" in header
+        assert report["pie"] == ("DYN (" in header) and report["pie"] == (port == "rv-hard")
+        assert (report["linking"] == "static") == ("statically linked" in described)
+        interp = next((line.split(": ", 1)[1].rstrip("]") for line in segments.splitlines()
+                       if "Requesting program interpreter" in line), None)
+        assert report["interpreter"] == interp
+        stack = next(line.split() for line in segments.splitlines() if "GNU_STACK" in line)
+        assert report["nx_stack"] == ("E" not in stack[6])
+        has_relro, now = "GNU_RELRO" in segments, "BIND_NOW" in dynamic or "Flags: NOW" in dynamic
+        assert report["relro"] == ("none" if not has_relro else "full" if now else "partial")
+        assert report["bind_now"] == now
+        assert report["stripped"] == (".symtab" not in readelf("-S", str(artifact)))
+        build_id = subprocess.run([str(go), "tool", "buildid", str(artifact)], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        assert report["go_build_id"] == build_id
+        assert report["go"]["version"] == f"go{NEW}" and report["go"]["trimpath"] is True
+        assert report["go"]["cgo"] == ("1" if port == "rv-hard" else "0")
+        listed = subprocess.run([str(go), "version", "-m", str(artifact)], capture_output=True, text=True,
+                                check=True).stdout
+        level = next((line.split("\t")[2] for line in listed.splitlines() if "\tGORISCV64=" in line), None)
+        assert report["go"]["goarch_level"] == level  # go1.22 records none; go1.23 and later GORISCV64=rva20u64
+        assert report["go"]["vcs_revision"] == git(module, "rev-parse", "HEAD")
+        if port == "rv-hard":
+            assert (report["pie"], report["relro"], report["bind_now"]) == (True, "full", True)
+
+
+def test_check_hardening_fails_an_artifact_that_lacks_what_its_level_promises(env: dict[str, str],
+                                                                                tmp_path: Path) -> None:
+    module = project(tmp_path / "app", env)
+    with (module / "toolchains.toml").open("a") as f:
+        f.write(HARDENED_PORT)
+    proc = gxc(env, "build", "-t", "rv-hard", "--check-hardening", "--", "-buildmode=exe", cwd=module, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr == 'gxc: error: rv-hard: dist/rv-hard/hello lacks PIE (hardening = "strict") (hint: see ' \
+                          "`gxc inspect FILE`; change the port's [build] flags or hardening level)\n"
+    with (module / "toolchains.toml").open("a") as f:
+        f.write('\n[platforms.loose]\ninherits = ["riscv64-linux"]\nbuild = { hardening = "maximum" }\n')
+    proc = gxc(env, "build", "-t", "loose", cwd=module, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    assert 'build.hardening = "maximum" is not a level (levels: default, strict, off)' in proc.stderr
+    assert f"{module / 'toolchains.toml'}:" in proc.stderr
