@@ -187,6 +187,16 @@ def check_toolchains() -> list[Finding]:
     return found
 
 
+def check_policy(cwd: str, path: str | None) -> list[Finding]:
+    """The fleet policy (a file, else config.toml's [policy]): one finding per violation."""
+    from gxc import policy
+
+    rules = policy.load(path)
+    if rules is None:
+        return []
+    return [Finding("policy", line, f"bring it within {rules.origin}") for line in policy.violations(rules, cwd)]
+
+
 def diagnose(cwd: str) -> list[Finding]:
     return [*check_path(), *check_environment(), *check_project(cwd), *check_leftovers(), *check_toolchains(),
             *check_sources()]

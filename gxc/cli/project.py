@@ -20,6 +20,17 @@ def register(sub: Any) -> None:
                    help="pin even a version the index does not list or a port gxc does not know (with a warning)")
     p.set_defaults(func=cmd_pin)
 
+    p = sub.add_parser("outdated", help="pins (default and tracked projects) behind the newest patch of their line")
+    p.add_argument("--offline", action="store_true", help="use the cached release index")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outdated)
+
+    p = sub.add_parser("upgrade", help="move a project's pin to the newest patch release of its line")
+    p.add_argument("path", nargs="?", default=".", metavar="PATH", help="the project directory (default: here)")
+    p.add_argument("--lock", action="store_true", help="lock the new version's archive(s) in [lock]")
+    p.add_argument("--host", action="append", default=[], metavar="OS/ARCH", help="host to lock (default: this one)")
+    p.set_defaults(func=cmd_upgrade)
+
     p = sub.add_parser("use", help="set the global default toolchain")
     p.add_argument("spec", metavar="SPEC")
     p.set_defaults(func=cmd_use)
@@ -101,4 +112,33 @@ def cmd_current(args: argparse.Namespace) -> int:
         print(f"  {trust['file']} is {trust['state']}{ignored}")
     for note in notes:
         print(f"  note: {note}")
+    return 0
+
+
+def cmd_outdated(args: argparse.Namespace) -> int:
+    from gxc import patches
+    from gxc.cli.output import print_json
+
+    lags = patches.outdated(os.getcwd(), offline=args.offline)
+    if args.json:
+        print_json({"outdated": [{"where": lag.where, "pinned": str(lag.pinned), "newest": str(lag.newest)}
+                                 for lag in lags]})
+        return 0
+    for lag in lags:
+        print(f"go{lag.pinned} -> go{lag.newest}  ({lag.where})")
+    if not lags:
+        print("every pin is on the newest patch of its line")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from gxc import patches
+
+    path, old, new, locks = patches.upgrade(os.path.abspath(args.path), args.lock, args.host)
+    if new is None:
+        print(f"go{old} in {path} is the newest patch of go{old.series}")
+        return 0
+    print(f"upgraded go{old} -> go{new} in {path}")
+    for filename, sha in locks.items():
+        print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
     return 0
