@@ -10,6 +10,7 @@ builds of the same inputs write the same bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gxc import __version__, store
+from gxc import __version__, paths
 from gxc.errors import GxcError, public_path
 from gxc.fsutil import atomic_write, sha256_file
 
@@ -53,9 +54,20 @@ def _time(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
+def _receipt(ident: str) -> dict[str, Any] | None:
+    """A toolchain's receipt, read without the install machinery (a build imports no more than it needs)."""
+    try:
+        with open(paths.receipt_path(ident), encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+@functools.cache  # one receipt per build, however many artifacts name it
 def toolchain_dependencies(ident: str) -> list[dict[str, Any]]:
     """The toolchain as resolved dependencies, from its receipt: archive digest, or source, patches, bootstrap."""
-    receipt = store.read_receipt(ident)
+    receipt = _receipt(ident)
     if receipt is None:
         raise GxcError(f"{ident} has no receipt to describe in the provenance",
                        f"run `gxc install --force {ident}`")
@@ -77,7 +89,7 @@ def toolchain_dependencies(ident: str) -> list[dict[str, Any]]:
     if receipt.get("git"):
         git = receipt["git"]
         found.append({"name": "fork", "uri": f"git+{git['url']}@{git['ref']}", "digest": {"gitCommit": git["commit"]}})
-    bootstrap = store.read_receipt(str(receipt.get("bootstrap", ""))) or {}
+    bootstrap = _receipt(str(receipt.get("bootstrap", ""))) or {}
     if bootstrap.get("sha256"):
         found.append({"name": f"go{receipt['bootstrap']} (bootstrap)", "uri": bootstrap.get("url", ""),
                       "digest": {"sha256": bootstrap["sha256"]}})
@@ -102,6 +114,7 @@ def _module_path(module_dir: str) -> str:
     return ""
 
 
+@functools.cache  # one module (and three git commands) per build, however many artifacts it makes
 def module_dependencies(module_dir: str) -> list[dict[str, Any]]:
     """The main module (with its VCS revision and dirty state when it is a git checkout) and its go.sum."""
     if not module_dir:
