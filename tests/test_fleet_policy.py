@@ -108,8 +108,8 @@ max_patch_lag_days = 30
     assert (proc.returncode, proc.stdout) == (1, "")
     lines = proc.stderr.splitlines()
     assert lines[0] == f"gxc: policy: go{EARLIER} is not an allowed version (policy.go: >=1.22.10,<1.23, 1.24.11)"
-    assert lines[-1] == "gxc: error: policy: port riscv64-linux-gnu builds with cgo (policy.cgo = false) (hint: " \
-                        f"nothing was built; bring the project within {policy})"
+    assert lines[-1] == 'gxc: error: policy: port riscv64-linux-gnu has hardening "default", policy asks "strict" ' \
+                        f"(hint: nothing was built; bring the project within {policy})"
     assert len(lines) == 6 and not (app / "dist").exists()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Any
@@ -84,12 +85,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     from gxc.errors import GxcError
     from gxc.fsutil import sha256_file
 
+    check_policy(args.policy, list(args.target))  # before anything is resolved, installed or built
     toolchain = _toolchain(args)
     reproducible = args.reproducible or args.check_reproducible
     key = signing_key(args.sign)  # a key that cannot be used stops the build before it starts
-    check_policy(args.policy, list(args.target))
     ts = build.targets(toolchain, args.target, reproducible)
+    inputs = _provenance_inputs(ts)  # read while the compilers run
     results = build.build_all(ts, args.packages, args.rest, os.getcwd(), os.path.abspath(args.out), args.jobs)
+    inputs.join()
     failed = [r for r in results if not r.ok]
     for r in results:
         for output in r.outputs:
@@ -133,6 +136,34 @@ def check_hardening(ts: list[Any], results: list[Any]) -> None:
         raise GxcError(misses[-1], "see `gxc inspect FILE`; change the port's [build] flags or hardening level")
 
 
+def _module_dir() -> str:
+    from gxc import build
+    from gxc.errors import UsageError
+
+    try:
+        return build.module_root(os.getcwd())
+    except UsageError:
+        return ""
+
+
+def _provenance_inputs(ts: list[Any]) -> Any:
+    """Start reading what provenance names besides the artifacts (receipts, git state) in a thread."""
+    import threading
+
+    from gxc import provenance
+    from gxc.errors import GxcError
+
+    def read() -> None:
+        with contextlib.suppress(GxcError, OSError):  # record_provenance reports them
+            provenance.module_dependencies(_module_dir())
+            for ident in {t.toolchain.ident for t in ts}:
+                provenance.toolchain_dependencies(ident)
+
+    thread = threading.Thread(target=read, name="gxc-provenance-inputs", daemon=True)
+    thread.start()
+    return thread
+
+
 def check_policy(path: str | None, ports: list[str]) -> None:
     """A build that breaks the policy writes nothing: one line per violation, then exit 1."""
     from gxc import policy
@@ -157,13 +188,9 @@ def signing_key(path: str | None) -> Any:
 
 def record_provenance(ts: list[Any], results: list[Any], extra: list[str], reproducible: bool, key: Any) -> None:
     """`<artifact>.intoto.json` beside every artifact; with a key, `.sig` and `.intoto.jsonl` too."""
-    from gxc import build, provenance, signing
-    from gxc.errors import UsageError
+    from gxc import provenance, signing
 
-    try:
-        module_dir = build.module_root(os.getcwd())
-    except UsageError:
-        module_dir = ""
+    module_dir = _module_dir()
     for t, r in zip(ts, results, strict=True):
         for output, package, (started, finished) in zip(r.outputs, r.packages, r.times, strict=True):
             facts = provenance.BuildFacts(output, package, t.port.name, [*t.flags, *extra], list(t.port.tags),
