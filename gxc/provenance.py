@@ -230,10 +230,13 @@ def check_lock(document: dict[str, Any], locks: dict[str, str], lock_file: str) 
         digest = entry.get("digest", {})
         claimed = str(digest.get("dirHash") or digest.get("sha256") or "")
         locked = locks.get(filename)
+        release = filename.removesuffix(".src.tar.gz") + "."
+        if locked is None and filename.endswith(".src.tar.gz") and any(f.startswith(release) for f in locks):
+            continue  # a flavor of a locked release: its source is the release's, its patches are the recipe's
         if locked is None:
             raise GxcError(f"the artifact was built with {entry.get('name')} ({filename}), which the [lock] of "
                            f"{public_path(lock_file)} does not list", "build with a locked toolchain")
         if locked != claimed:
             raise GxcError(f"the artifact was built with {filename} {claimed}, the [lock] of "
                            f"{public_path(lock_file)} allows {locked}", "build with the locked toolchain")
-    return f"{entries[0].get('name')} is locked in {public_path(lock_file)}"
+    return f"{toolchain_entry(document).get('name')} is locked in {public_path(lock_file)}"

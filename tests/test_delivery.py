@@ -266,3 +266,20 @@ def test_check_hardening_fails_an_artifact_that_lacks_what_its_level_promises(en
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     assert 'build.hardening = "maximum" is not a level (levels: default, strict, off)' in proc.stderr
     assert f"{module / 'toolchains.toml'}:" in proc.stderr
+
+
+def test_a_flavor_artifact_is_allowed_by_a_lock_of_its_release_or_of_its_source() -> None:
+    from gxc import provenance
+    from gxc.errors import GxcError
+
+    statement = {"predicate": {"buildDefinition": {"resolvedDependencies": [
+        {"name": "tamago@1.25.5", "annotations": {"kind": "source-build", "filename": "go1.25.5.src.tar.gz"}},
+        {"name": "go1.25.5 source", "digest": {"sha256": "a" * 64}, "annotations": {"filename": "go1.25.5.src.tar.gz"}},
+    ]}}}
+    assert provenance.check_lock(statement, {"go1.25.5.linux-amd64.tar.gz": "b" * 64}, "/p/toolchains.toml") == \
+        "tamago@1.25.5 is locked in /p/toolchains.toml"
+    assert provenance.check_lock(statement, {"go1.25.5.src.tar.gz": "a" * 64}, "/p/toolchains.toml")
+    for locks, why in (({"go1.25.5.src.tar.gz": "c" * 64}, "allows " + "c" * 64),
+                       ({"go1.25.0.linux-amd64.tar.gz": "b" * 64}, "does not list")):
+        with pytest.raises(GxcError, match=why):
+            provenance.check_lock(statement, locks, "/p/toolchains.toml")
