@@ -231,7 +231,7 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
      "bad.toml:6:1: GOARM = \"8\" is not allowed (allowed: 5, 6, 7, 5,softfloat, 6,softfloat, 7,softfloat, "
      "5,hardfloat, 6,hardfloat)"),
     ('name = "bad"\ninherits = ["riscv64-linux"]\n[build]\nldflag = ["-s"]\n',
-     "bad.toml:4:1: unknown key \"ldflag\" in [build] (known: tags, flags, gcflags, ldflags)"),
+     "bad.toml:4:1: unknown key \"ldflag\" in [build] (known: tags, flags, gcflags, ldflags, hardening)"),
 ])
 def test_bad_port_files_are_refused_with_line_numbers(gxc_env: dict[str, str], tmp_path: Path, text: str,
                                                       message: str) -> None:

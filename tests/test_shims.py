@@ -256,8 +256,8 @@ def test_exec_env_and_which_use_the_managed_environment(installed_home: dict[str
 
 def test_init_puts_shims_first_on_path(installed_home: dict[str, str], tmp_path: Path) -> None:
     home = installed_home["GXC_HOME"]
-    verbs = ("build cache current doctor env exec init install list list-remote mirror pin platform prune reshim run "
-             "test trust uninstall untrust use verify which")
+    verbs = ("build cache current doctor env exec init inspect install keygen list list-remote mirror outdated pin "
+             "platform provenance prune reshim run test trust uninstall untrust upgrade use verify verify-artifact which")
     assert gxc(installed_home, "init", "bash").stdout == (
         f"export GXC_HOME='{home}';\nexport PATH='{home}/shims':'{home}/bin'\":$PATH\";\ncomplete -W '{verbs}' gxc;\n")
     script = f'eval "$({sys.executable} -m gxc init bash)"; command -v go; go version'
