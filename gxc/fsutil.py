@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from typing import Any
 
 _CHUNK = 1 << 20
 
@@ -32,6 +33,18 @@ def atomic_write(path: str, data: str | bytes, executable: bool = False) -> None
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def read_json_object(path: str) -> dict[str, Any] | None:
+    """A JSON object from a file gxc wrote (a receipt); None when it is missing or unreadable."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def sha256_file(path: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -31,16 +30,18 @@ BUSY = "an install is using the object store; objects no toolchain uses stay unt
 FILE_MODE = 0o444
 EXEC_MODE = 0o555
 _NO_LINKS = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.ENOSYS)
-_CHUNK = 1 << 20
 
 
 def object_name(digest: str, executable: bool) -> str:
     return f"{digest}.x" if executable else digest
 
 
+_EXEC_MODES = frozenset(format(m, "o") for m in range(0o7777 + 1) if m & 0o111)
+
+
 def is_executable(mode_text: str) -> bool:
     """A receipt's mode entry ("555", "755", "444") says whether the file is a program."""
-    return bool(int(mode_text, 8) & 0o111)
+    return mode_text in _EXEC_MODES
 
 
 def link(src: str, dst: str) -> None:
@@ -64,7 +65,7 @@ class Objects:
         return cls(paths.objects_dir())
 
     def path(self, digest: str, executable: bool) -> str:
-        return f"{self.root}/{digest[:2]}/{digest}.x" if executable else f"{self.root}/{digest[:2]}/{digest}"
+        return f"{self.root}/{digest[:2]}/{object_name(digest, executable)}"
 
     @property
     def linking(self) -> bool:
@@ -216,14 +217,6 @@ def usage() -> Usage:
         count, size = count + 1, size + st.st_size
         linked += st.st_size * max(st.st_nlink - 1, 1)
     return Usage(count, size, linked)
-
-
-def digest_of(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def inode(path: str) -> tuple[int, int] | None:

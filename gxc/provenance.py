@@ -21,7 +21,7 @@ from typing import Any
 
 from gxc import __version__, paths
 from gxc.errors import GxcError, public_path
-from gxc.fsutil import atomic_write, sha256_file
+from gxc.fsutil import atomic_write, read_json_object, sha256_file
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -56,12 +56,7 @@ def _time(seconds: float) -> str:
 
 def _receipt(ident: str) -> dict[str, Any] | None:
     """A toolchain's receipt, read without the install machinery (a build imports no more than it needs)."""
-    try:
-        with open(paths.receipt_path(ident), encoding="utf-8") as f:
-            data: dict[str, Any] = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data
+    return read_json_object(paths.receipt_path(ident))
 
 
 @functools.cache  # one receipt per build, however many artifacts name it

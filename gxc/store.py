@@ -40,7 +40,7 @@ from gxc.errors import (
     UnknownVersion,
     UnsafeArchive,
 )
-from gxc.fsutil import atomic_write, sha256_file
+from gxc.fsutil import atomic_write, read_json_object, sha256_file
 from gxc.index import Release, ReleaseFile
 from gxc.versions import Flavored, Version, VersionSpec
 
@@ -111,12 +111,7 @@ def is_installed(version: Version | Flavored) -> bool:
 
 
 def read_receipt(version: Version | Flavored | str) -> dict[str, Any] | None:
-    try:
-        with open(paths.receipt_path(str(version)), encoding="utf-8") as f:
-            data: dict[str, Any] = json.load(f)
-            return data
-    except (OSError, ValueError):
-        return None
+    return read_json_object(paths.receipt_path(str(version)))
 
 
 def pick_release(spec: VersionSpec, releases: list[Release]) -> Release:
@@ -349,7 +344,7 @@ def _check_objects(receipt: dict[str, Any], store: objects.Objects) -> dict[str,
     for digest, executable in sorted(wanted):
         path = store.path(digest, executable)
         node = objects.inode(path)
-        if node is not None and objects.digest_of(path) != digest:
+        if node is not None and sha256_file(path) != digest:
             os.unlink(path)
             drifted[objects.object_name(digest, executable)] = node
     return drifted
@@ -367,12 +362,10 @@ def restore_tree(receipt: dict[str, Any], root: str, store: objects.Objects, reh
         dest = f"{root}/{rel}"
         if digest.startswith(LINK_PREFIX):
             os.symlink(digest[len(LINK_PREFIX):], dest)
-        elif not store.link_existing(digest, modes.get(rel, "444") in _EXEC_MODES, None, dest):
+        elif not store.link_existing(digest, objects.is_executable(modes.get(rel, "444")), None, dest):
             missing.append(rel)
     return Restored(missing, drifted)
 
-
-_EXEC_MODES = frozenset(format(m, "o") for m in range(0o7777 + 1) if m & 0o111)
 
 
 def trees_using(name: str) -> list[tuple[str, list[str]]]:

@@ -121,7 +121,6 @@ def cmd_build(args: argparse.Namespace) -> int:
 def check_hardening(ts: list[Any], results: list[Any]) -> None:
     """One line per artifact that lacks what its port's hardening level promises; then fail."""
     from gxc import binaryinfo
-    from gxc.errors import GxcError
 
     misses = []
     for t, r in zip(ts, results, strict=True):
@@ -130,10 +129,7 @@ def check_hardening(ts: list[Any], results: list[Any]) -> None:
             if lacks:
                 misses.append(f"{t.port.name}: {_display(output)} lacks {', '.join(lacks)} "
                               f"(hardening = \"{t.port.hardening}\")")
-    for line in misses[:-1]:
-        print(f"gxc: {line}", file=sys.stderr)
-    if misses:
-        raise GxcError(misses[-1], "see `gxc inspect FILE`; change the port's [build] flags or hardening level")
+    fail_with_lines(misses, "", "see `gxc inspect FILE`; change the port's [build] flags or hardening level")
 
 
 def _module_dir() -> str:
@@ -167,15 +163,21 @@ def _provenance_inputs(ts: list[Any]) -> Any:
 def check_policy(path: str | None, ports: list[str]) -> None:
     """A build that breaks the policy writes nothing: one line per violation, then exit 1."""
     from gxc import policy
-    from gxc.errors import GxcError
 
     rules = policy.load(path)
-    found = policy.violations(rules, os.getcwd(), ports) if rules else []
-    for line in found[:-1]:
-        print(f"gxc: policy: {line}", file=sys.stderr)
-    if found:
-        raise GxcError(f"policy: {found[-1]}", f"nothing was built; bring the project within {rules.origin}"
-                       if rules else "")
+    if rules:
+        fail_with_lines(policy.violations(rules, os.getcwd(), ports), "policy: ",
+                        f"nothing was built; bring the project within {rules.origin}")
+
+
+def fail_with_lines(lines: list[str], prefix: str, hint: str) -> None:
+    """Every problem but the last as a `gxc: ` line on stderr, the last as the error (with its hint)."""
+    from gxc.errors import GxcError
+
+    for line in lines[:-1]:
+        print(f"gxc: {prefix}{line}", file=sys.stderr)
+    if lines:
+        raise GxcError(f"{prefix}{lines[-1]}", hint)
 
 
 def signing_key(path: str | None) -> Any:
