@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gxc import resolve
+from gxc import proofs, resolve
 from gxc.errors import GxcError, ToolchainNotInstalled
-from gxc.store import Lock
+from gxc.proofs import Lock
 
 
 def install_if_configured(selection: resolve.Selection, error: GxcError) -> resolve.Resolved:
@@ -33,8 +33,11 @@ def install_if_configured(selection: resolve.Selection, error: GxcError) -> reso
 
 
 def project_locks(selection: resolve.Selection) -> dict[str, Lock]:
-    lock_path = selection.project.path if selection.project else ""
-    return {name: Lock(str(sha), lock_path) for name, sha in selection.project_table.get("lock", {}).items()}
+    """The project's [lock], each entry knowing whether its file is trusted (gxc.proofs decides what it may do)."""
+    if selection.project is None:
+        return {}
+    return proofs.project_locks(selection.project.path, selection.project_table.get("lock", {}),
+                                selection.project.data)
 
 
 def project_config(selection: resolve.Selection, mirror: str | None = None, goproxy: str | None = None) -> Any:

@@ -10,9 +10,7 @@ promises that a binary lacks.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -111,10 +109,59 @@ def _elf_report(path: str) -> Report:
                            "pass a Go binary") from None
 
 
+_BUILDINFO_MAGIC = b"\xff Go buildinf:"
+_BUILDINFO_HEADER = 32
+_INLINE_STRINGS = 0x2  # Go 1.18 and newer put the version and module strings right after the header
+_MAX_STAMP = 1 << 20
+
+
+def _uvarint_string(data: bytes, pos: int) -> tuple[str, int]:
+    length = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            end = pos + min(length, _MAX_STAMP)
+            return data[pos:end].decode("utf-8", "replace"), end
+        shift += 7
+    return "", pos
+
+
+def stamped_settings(path: str) -> dict[str, str]:
+    """The `build` settings Go stamped into a binary (vcs.revision, vcs.modified, ...), read from its bytes
+    as debug/buildinfo reads them: no program runs. {} for a binary without an inline stamp."""
+    import mmap
+
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            at = data.find(_BUILDINFO_MAGIC)
+            while at >= 0 and at % 16:
+                at = data.find(_BUILDINFO_MAGIC, at + 1)
+            if at < 0 or not data[at + 15] & _INLINE_STRINGS:
+                return {}
+            window = data[at + _BUILDINFO_HEADER: at + _BUILDINFO_HEADER + 2 * _MAX_STAMP]
+    except (OSError, ValueError):
+        return {}
+    _version, pos = _uvarint_string(window, 0)
+    modinfo, _ = _uvarint_string(window, pos)
+    if len(modinfo) < 33 or modinfo[-17] != "\n":
+        return {}
+    settings = {}
+    for line in modinfo[16:-16].splitlines():
+        kind, _, rest = line.partition("\t")
+        if kind == "build":
+            key, _, value = rest.partition("=")
+            settings[key] = value.strip('"')
+    return settings
+
+
 def go_build_info(path: str, go: str) -> dict[str, Any]:
     """`go version -m FILE`, parsed: version, path, main module and version, and every build setting."""
-    proc = subprocess.run([go, "version", "-m", path], capture_output=True, text=True, check=False,
-                          env={**os.environ, "GOTOOLCHAIN": "local"})
+    from gxc import launch
+
+    proc = launch.run([go, "version", "-m", path], launch.helper_env({"GOTOOLCHAIN": "local", "GOENV": "off"}),
+                      capture_output=True, text=True)
     lines = proc.stdout.splitlines()
     version = lines[0].rpartition(": ")[2] if lines else ""
     if proc.returncode != 0 or not version.startswith("go"):  # older go commands exit 0 on formats they cannot read

@@ -12,12 +12,11 @@ import concurrent.futures
 import os
 import shlex
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 
-from gxc import paths, platforms, workdir
+from gxc import beneath, launch, paths, platforms, workdir
 from gxc.errors import GxcError, UsageError
 from gxc.fsutil import atomic_write, sha256_file
 from gxc.platforms import Port
@@ -175,8 +174,8 @@ def _binary_name(import_path: str) -> str:
 
 def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
     go = os.path.join(t.env["GOROOT"], "bin", "go")
-    proc = subprocess.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], cwd=cwd, env=t.env,
-                          capture_output=True, text=True, check=False)
+    proc = launch.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], launch.user_env(t.env), cwd=cwd,
+                      capture_output=True, text=True)
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise GxcError(f"go list failed for port {t.port.name}: {last}", "check the package patterns")
@@ -205,26 +204,27 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
     The main packages are listed per port: build constraints can make a package main for one GOOS only.
     """
     go = os.path.join(t.env["GOROOT"], "bin", "go")
-    port_dir = os.path.join(out_dir, t.port.name.replace("/", "-"))
+    root, rel = beneath.chosen_root(out_dir, os.getcwd())
+    port_rel = os.path.join(rel, t.port.name.replace("/", "-"))
     outputs: list[str] = []
     logs: list[str] = []
     try:
         names = output_names(t, main_packages(t, packages, cwd))
     except GxcError as e:
         return Built(t.port.name, [], e.message, False)
-    os.makedirs(port_dir, exist_ok=True)
     env = t.env if "GOGC" in t.env else {**t.env, "GOGC": COMPILER_GOGC}
     times: list[tuple[float, float]] = []
-    for pkg, name in names.items():
-        output = os.path.join(port_dir, name)
-        started = time.time()
-        proc = subprocess.run([go, "build", *t.flags, *extra, "-o", output, pkg], cwd=cwd, env=env,
-                              capture_output=True, text=True, check=False)
-        logs.append(proc.stderr)
-        if proc.returncode:
-            return Built(t.port.name, outputs, "".join(logs), False)
-        outputs.append(output)
-        times.append((started, time.time()))
+    # go writes into a private directory; only gxc moves the result below the chosen root, refusing links
+    with tempfile.TemporaryDirectory(prefix="gxc-out-", dir=t.env.get("GOTMPDIR")) as private:
+        for pkg, name in names.items():
+            started = time.time()
+            proc = launch.run([go, "build", *t.flags, *extra, "-o", os.path.join(private, name), pkg],
+                              launch.user_env(env), cwd=cwd, capture_output=True, text=True)
+            logs.append(proc.stderr)
+            if proc.returncode:
+                return Built(t.port.name, outputs, "".join(logs), False)
+            outputs.append(root.place(os.path.join(private, name), os.path.join(port_rel, name)))
+            times.append((started, time.time()))
     return Built(t.port.name, outputs, "".join(logs), True, list(names), times)
 
 

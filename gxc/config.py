@@ -139,6 +139,13 @@ def _toml_type(value: object) -> str:
     return next((name for kind, name in kinds if isinstance(value, kind)), "a date")
 
 
+def users_own(name: str) -> str | None:
+    """A variable as the user set it, before the activate hook applied a project's [env] (gxc.hookenv)."""
+    from gxc import hookenv
+
+    return hookenv.before_activation(os.environ).get(name)
+
+
 def load(mirror: str | None = None, index_url: str | None = None,
          project_source: dict[str, Any] | None = None, project_path: str = "", goproxy: str | None = None) -> Config:
     """Flags win over the environment, which wins over the project's [source], then config.toml."""
@@ -160,7 +167,7 @@ def load(mirror: str | None = None, index_url: str | None = None,
             mirror=chosen_mirror or project_source.get("mirror") or user_source.get("mirror"),
             project=project_path if from_project else "",
             goproxy=chosen_proxy or project_source.get("goproxy") or user_source.get("goproxy"),
-            sumdb=os.environ.get("GXC_GOSUMDB") or os.environ.get("GOSUMDB") or user_source.get("sumdb"),
+            sumdb=os.environ.get("GXC_GOSUMDB") or users_own("GOSUMDB") or user_source.get("sumdb"),
         ),
         auto_install=data.get("auto_install", False),
         isolate_goenv=data.get("isolate_goenv", False),

@@ -16,6 +16,15 @@ def shown(text: object) -> str:
     return '"' + "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text)) + '"'
 
 
+def for_terminal(text: str, keep: str = "") -> str:
+    """Text from a file, a name or a server, safe to print: every character a terminal would act on
+    (controls, escapes, bidi overrides, line separators) as `\\xNN`/`\\uNNNN`; `keep` is left as it is."""
+    if text.isascii() and (text.isprintable() or all(c.isprintable() or c in keep for c in text)):
+        return text
+    return "".join(c if c.isprintable() or c in keep else
+                   f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in text)
+
+
 def public_path(path: str) -> str:
     """A path for a message: gxc's temporary names (staging dirs, `.tmp` files) become what they stand for."""
     import os

@@ -4,7 +4,11 @@
 that on every `go` call. This reader accepts only what it can be sure of: `[table]` headers, bare
 or simply quoted keys, basic and literal strings without escapes, booleans, integers and one-line
 arrays of such strings, with comments. For anything else it returns None and the caller falls back
-to tomllib, so the two never disagree (tests run both on every pin file in the suite).
+to tomllib, so the two never disagree (tests run both on every pin file in the suite, and hypothesis
+on generated ones). Only printable ASCII, tab and `\n` are its to read: any other character (a control
+character, a bare CR, a form feed, U+0085, U+2028, U+2029, anything non-ASCII) sends the whole
+document to tomllib, because Python's `splitlines` and `strip` treat some of them as line breaks or
+white space where TOML does not.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_PLAIN = frozenset(map(chr, range(0x20, 0x7F))) | {"\t", "\n"}
 
 
 class _Unsure(Exception):
@@ -95,12 +100,14 @@ def _table(doc: dict[str, Any], header: str) -> dict[str, Any]:
 
 def loads(text: str) -> dict[str, Any] | None:
     """The document as tomllib would return it, or None when this reader is not sure."""
+    if not text.isascii() or not _PLAIN.issuperset(text):
+        return None
     doc: dict[str, Any] = {}
     table = doc
     headers: set[str] = set()
     try:
-        for raw in text.splitlines():
-            line = raw.strip()
+        for raw in text.split("\n"):
+            line = raw.strip(" \t")
             if not line or line.startswith("#"):
                 continue
             if line.startswith("["):

@@ -4,10 +4,11 @@ A proxy lists `golang.org/toolchain/@v/list` (`v0.0.1-go<V>.<goos>-<goarch>` per
 version's `.info`, `.mod` and `.zip`. GOPROXY's list semantics are Go's: entries separated by `,` fall
 through to the next only on 404 or 410, entries separated by `|` on any error; `off` refuses to fetch.
 
-A zip is believed by its `h1:` hash (Go's dirhash over the zip's files), checked against, in order, the
-project's `[lock]` (`"golang.org/toolchain@v0.0.1-go1.22.10.linux-amd64" = "h1:..."`) and the checksum
-database (gxc.sumdb). The install runs in the same transaction as every other (gxc.store): the tree
-appears only after its hash matched, and its receipt says which check proved it.
+A zip is believed by its `h1:` hash (Go's dirhash over the zip's files), as gxc.proofs decides it: the
+user's checksum database (gxc.sumdb) proves it, and a project's `[lock]`
+(`"golang.org/toolchain@v0.0.1-go1.22.10.linux-amd64" = "h1:..."`) can only add its condition. The
+install runs in the same transaction as every other (gxc.store): the tree appears only after its hash
+matched, and its receipt says which check proved it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from gxc import download, paths
 from gxc.errors import ChecksumMismatch, GxcError, NetworkError, UnknownVersion, shown
+from gxc.proofs import Proof
 from gxc.versions import Version, VersionSpec
 
 MODULE = "golang.org/toolchain"
@@ -63,18 +65,21 @@ def module_key(version: Version, goos: str, goarch: str) -> str:
     return f"{MODULE}@{module_version(version, goos, goarch)}"
 
 
-def _get(url: str) -> bytes:
+def _get(url: str, kind: str) -> bytes:
+    from gxc import http
+
     if url.startswith("file://"):
         try:
             with open(url[len("file://"):], "rb") as f:
-                return f.read()
+                data = f.read(http.DOCUMENT_LIMITS[kind] + 1)
         except FileNotFoundError:
             raise NetworkError(url, "HTTP 404 (no such file)", 404) from None
         except OSError as e:
             raise NetworkError(url, e.strerror or str(e)) from None
-    from gxc import http
-
-    return bytes(http.get(url).content)
+        if len(data) > http.DOCUMENT_LIMITS[kind]:
+            raise NetworkError(url, f"larger than the {http.DOCUMENT_LIMITS[kind]} bytes a {kind} may have")
+        return data
+    return http.document(url, kind).body
 
 
 def try_proxies(proxies: list[Proxy], attempt: Callable[[str], Any]) -> Any:
@@ -92,8 +97,9 @@ def try_proxies(proxies: list[Proxy], attempt: Callable[[str], Any]) -> Any:
     raise last
 
 
-def fetch(proxies: list[Proxy], path: str) -> bytes:
-    result: bytes = try_proxies(proxies, lambda base: _get(f"{base}/{path}"))
+def fetch(proxies: list[Proxy], path: str, kind: str) -> bytes:
+    """A small document from the first proxy that has it (`kind` bounds its size: see gxc.http)."""
+    result: bytes = try_proxies(proxies, lambda base: _get(f"{base}/{path}", kind))
     return result
 
 
@@ -114,7 +120,7 @@ def list_versions(proxies: list[Proxy], goos: str, goarch: str, offline: bool = 
         except FileNotFoundError:
             raise NetworkError(proxies[0].url, "offline and the proxy's version list is not cached") from None
     else:
-        data = fetch(proxies, f"{MODULE}/@v/list")
+        data = fetch(proxies, f"{MODULE}/@v/list", "list")
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         atomic_write(cache, data)
     suffix = f".{goos}-{'arm' if goarch == 'armv6l' else goarch}"
@@ -140,35 +146,6 @@ def h1_digest(h1: str) -> str:
     return raw.hex()
 
 
-@dataclass(frozen=True)
-class Proof:
-    """The hash a zip must have, and which check said so (recorded in the receipt)."""
-
-    h1: str | None
-    by: str
-
-
-def expected_hash(key: str, locks: dict[str, Any], sumdb_setting: str | None, skip_sumdb: bool,
-                  offline: bool) -> Proof:
-    """What proves `key`'s zip: the project's lock, else the checksum database, else (only when asked) nothing."""
-    from gxc import sumdb
-
-    lock = locks.get(key)
-    if lock is not None:
-        h1_digest(lock.sha256)
-        return Proof(lock.sha256, f"locked in {lock.source}")
-    if skip_sumdb:
-        return Proof(None, "nothing: --insecure-skip-sumdb (no lock entry and no checksum database)")
-    client = sumdb.client_for(sumdb_setting, offline, GxcError(
-        "GOSUMDB is off, so nothing would prove the toolchain zip",
-        "lock it with `gxc pin --lock`, or pass --insecure-skip-sumdb to install it unverified"))
-    module, _, version = key.partition("@")
-    h1 = client.module_hash(module, version)
-    latest = client.latest()
-    size = latest[0].size if latest else 0
-    return Proof(h1, f"checksum database {client.db.name} (tree of size {size})")
-
-
 class ModuleZip:
     """One toolchain zip: where it comes from, where it is cached, and the hash it must have."""
 
@@ -177,13 +154,13 @@ class ModuleZip:
         self.module_version = module_version(version, goos, goarch)
         self.key = f"{MODULE}@{self.module_version}"
         self.path = f"{MODULE}/@v/{self.module_version}.zip"
-        digest = h1_digest(proof.h1) if proof.h1 else hashlib.sha256(self.key.encode()).hexdigest()
+        digest = h1_digest(proof.digest) if proof.digest else hashlib.sha256(self.key.encode()).hexdigest()
         self.cached = os.path.join(paths.downloads_dir(), f"{digest}.zip")
         self.url = ""  # which proxy served it, once downloaded
 
     def download(self, reporter: Any, limit: int, offline: bool) -> str:
         """The zip in the download cache (fetched when missing); its sha256 is not the proof, h1 is."""
-        if os.path.exists(self.cached) and self.proof.h1:
+        if os.path.exists(self.cached) and self.proof.digest:
             return self.cached
         if offline:
             raise NetworkError(self.proxies[0].url, f"offline and {self.key} is not in the download cache")
@@ -202,10 +179,10 @@ class ModuleZip:
         return self.cached
 
     def check(self, actual: str) -> None:
-        if self.proof.h1 is not None and actual != self.proof.h1:
+        if self.proof.digest is not None and actual != self.proof.digest:
             if os.path.exists(self.cached):
                 os.unlink(self.cached)
-            raise ChecksumMismatch(self.key, self.proof.h1, actual, self.proof.by)
+            raise ChecksumMismatch(self.key, self.proof.digest, actual, self.proof.by)
 
 
 def available(proxies: list[Proxy], spec: VersionSpec, goos: str, goarch: str, offline: bool) -> Version:

@@ -17,6 +17,10 @@ import sys
 
 from gxc import shells
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 DIFF, ADDED_PATH, WARNED = "_GXC_DIFF", "_GXC_PATH", "_GXC_WARNED"
 
 
@@ -63,10 +67,16 @@ def restored(current: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def before_activation(current: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment gxc's own decisions read: what the user had before the hook applied a project's
+    variables (GOSUMDB, for one, may be a trusted project's choice for the go command, never for gxc)."""
+    return restored(dict(current)) if DIFF in current else current
+
+
 def activated(base: dict[str, str], cwd: str) -> dict[str, str]:
     """`base` with the selected toolchain's managed environment, or `base` itself when none applies."""
     from gxc import resolve, workdir
-    from gxc.errors import GxcError
+    from gxc.errors import GxcError, for_terminal
 
     try:
         selection = resolve.select(cwd)
@@ -75,7 +85,7 @@ def activated(base: dict[str, str], cwd: str) -> dict[str, str]:
         toolchain = resolve.resolve(selection)
     except GxcError as e:
         hint = f" (hint: {e.hint})" if e.hint else ""
-        sys.stderr.write(f"gxc: error: {e.message}{hint}\n")
+        sys.stderr.write(f"gxc: error: {for_terminal(e.message + hint)}\n")
         return base
     return workdir.managed_env(toolchain.ident, base, selection.project_table.get("env"))
 
@@ -88,9 +98,14 @@ def _warning_ids(messages: list[str]) -> list[str]:
 
 def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> str:
     from gxc import notices
+    from gxc.errors import for_terminal
 
     warnings = notices.capture()
     base = restored(current)
+    # the new directory's choice is made from the restored environment: a previous project's variables
+    # never decide which toolchain, trust record or setting applies here
+    os.environ.clear()
+    os.environ.update(base)
     env = activated(base, cwd)
     keys = sorted({k for k in env if base.get(k) != env[k]} - {"PATH"})
     previous_diff = decode_diff(current.get(DIFF, ""))
@@ -104,7 +119,7 @@ def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> st
     warned = [w for w in current.get(WARNED, "").split(",") if w]
     for message, ident in zip(warnings, _warning_ids(warnings), strict=True):
         if ident not in warned:
-            sys.stderr.write(f"gxc: warning: {message}\n")
+            sys.stderr.write(f"gxc: warning: {for_terminal(message)}\n")
             warned.append(ident)
     if warned:
         lines.append(shells.assign(WARNED, ",".join(warned), shell))

@@ -1,7 +1,13 @@
-"""HTTP with the retry policy of STYLE.md habit 6: retry only what is transient.
+"""HTTP with the retry policy of STYLE.md habit 6: retry only what is transient, and bounded reads.
 
 Transient: a connection that could not be made or was cut, a read timeout, 5xx, and 429 (whose
 Retry-After we honour up to a bound). Anything else (404, 403, a bad certificate) fails at once.
+
+Every document gxc reads from a server (an index, a version list, a checksum database's lookup,
+tile or latest note, a proxy's `.info` or `.mod`, a patch) comes through `document()`: at most
+`DOCUMENT_LIMITS[kind]` bytes and a total deadline for the request, so a server that sends too
+much, or one byte every two seconds, ends in one clear error instead of memory or time without
+bound. Archives stream through `stream()` into the download, which bounds them by their size.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from urllib.parse import urljoin
 import requests
 
 from gxc.errors import GxcError, NetworkError
+from gxc.index import MAX_INDEX_BYTES
 
 MAX_ATTEMPTS = 5  # a flaky link gets four second chances; more only hides a dead mirror
 BACKOFF_BASE_SECONDS = 0.25  # doubles each attempt: 0.25, 0.5, 1, 2
@@ -118,12 +125,69 @@ def _describe(e: Exception) -> str:
     return f"connection failed ({type(e).__name__})"
 
 
-def get(url: str, headers: dict[str, str] | None = None) -> requests.Response:
-    def attempt() -> requests.Response:
-        response = _send(url, headers or {}, stream=False)
-        if response.status_code != 304:
+# The most a real server sends for each kind of document, with room to spare; past it the answer is refused.
+DOCUMENT_LIMITS = {
+    "index": MAX_INDEX_BYTES,
+    "list": 4 << 20,  # a proxy's @v/list
+    "info": 64 << 10,  # a proxy's .info (a few hundred bytes)
+    "mod": 1 << 20,  # a proxy's .mod
+    "lookup": 64 << 10,  # a checksum database lookup: a record and a signed note
+    "latest": 16 << 10,  # a signed tree note
+    "tile": 1 << 20,  # a hash tile is 8 KiB; a data tile holds 256 records
+    "patch": 64 << 20,  # a flavor's patch (TamaGo's is ~1 MB)
+}
+DOCUMENT_DEADLINE_SECONDS = 120.0  # a whole request, however the server paces its bytes
+_READ_STEP = 64 << 10
+
+
+class Document:
+    """A bounded answer: status, body and headers."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
+
+def deadline_seconds() -> float:
+    """GXC_HTTP_DEADLINE overrides the whole-request deadline (tests use a short one)."""
+    return float(os.environ.get("GXC_HTTP_DEADLINE", DOCUMENT_DEADLINE_SECONDS))
+
+
+def _read_bounded(url: str, response: requests.Response, kind: str) -> bytes:
+    import urllib3
+
+    limit, seconds = DOCUMENT_LIMITS[kind], deadline_seconds()
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise NetworkError(url, f"the server announces {declared} bytes for a {kind}; gxc reads at most {limit}")
+    deadline = time.monotonic() + seconds
+    body = bytearray()
+    try:
+        while chunk := response.raw.read1(_READ_STEP, decode_content=True):
+            body += chunk
+            if len(body) > limit:
+                raise NetworkError(url, f"the server sent more than {limit} bytes for a {kind}; refusing the rest")
+            if time.monotonic() > deadline:
+                raise NetworkError(url, f"the server took more than {seconds:g} s to send a {kind} "
+                                        f"({len(body)} bytes so far); giving up")
+    except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError) as e:
+        raise Transient(f"connection cut or stalled mid-transfer ({type(e).__name__})") from None
+    return bytes(body)
+
+
+def document(url: str, kind: str, headers: dict[str, str] | None = None) -> Document:
+    """GET a small document, bounded in bytes (per kind) and in time (per request); 304 has no body."""
+
+    def attempt() -> Document:
+        response = _send(url, headers or {}, stream=True)
+        try:
+            if response.status_code == 304:
+                return Document(304, b"", dict(response.headers))
             check_response(url, response)
-        return response
+            return Document(response.status_code, _read_bounded(url, response, kind), dict(response.headers))
+        finally:
+            response.close()
 
     return with_retries(url, attempt)
 

@@ -142,13 +142,19 @@ def _write_cache(url: str, data: bytes, etag: str | None) -> None:
     atomic_write(meta_path, json.dumps({"url": url, "etag": etag, "fetched": time.time()}))
 
 
+MAX_INDEX_BYTES = 64 << 20  # go.dev's include=all index is ~4 MB; a file or server past this is refused
+
+
 def _fetch_file_url(url: str) -> bytes:
     path = url[len("file://"):]
     try:
         with open(path, "rb") as f:
-            return f.read()
+            data = f.read(MAX_INDEX_BYTES + 1)
     except OSError as e:
         raise NetworkError(url, e.strerror or str(e)) from None
+    if len(data) > MAX_INDEX_BYTES:
+        raise NetworkError(url, f"larger than the {MAX_INDEX_BYTES} bytes an index may have")
+    return data
 
 
 def _fetch_http(url: str, cached: tuple[bytes, dict[str, Any]] | None) -> bytes:
@@ -157,11 +163,11 @@ def _fetch_http(url: str, cached: tuple[bytes, dict[str, Any]] | None) -> bytes:
     headers = {}
     if cached and cached[1].get("etag"):
         headers["If-None-Match"] = cached[1]["etag"]
-    response = http.get(url, headers=headers)
-    if response.status_code == 304 and cached:
+    response = http.document(url, "index", headers=headers)
+    if response.status == 304 and cached:
         _write_cache(url, cached[0], cached[1].get("etag"))
         return cached[0]
-    data = response.content
+    data = response.body
     parse_index(data, url)  # never cache what we would refuse
     _write_cache(url, data, response.headers.get("ETag"))
     return data

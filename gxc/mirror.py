@@ -11,8 +11,10 @@ Two layouts, either or both:
 Every file is verified as an install verifies it (an archive by the index's sha256, a zip and its .mod by
 the h1 hashes the checksum database proves) before it is renamed into place, so the directory never
 holds an unverified file under a served name. A sync is incremental (a file already there is skipped; a
-run that changes nothing writes nothing) and resumable (partial downloads live in `.gxc-partial/` and
-continue with HTTP Range). `verify` re-checks every file a directory serves.
+run that changes nothing writes nothing) and resumable (partial downloads live in gxc's own cache,
+`mirror-partial/`, and continue with HTTP Range). DIR is written through `gxc.beneath`: a link planted in
+it is refused, never followed, and a file found under a served name is skipped only when its bytes
+prove out (else it is fetched again). `verify` re-checks every file a directory serves.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gxc import download, goproxy, index
+from gxc import beneath, download, goproxy, index, paths
 from gxc.archive import dirhash_h1, h1_of_zip
 from gxc.config import Config
 from gxc.errors import ChecksumMismatch, GxcError, UsageError, shown
-from gxc.fsutil import atomic_write, sha256_file
+from gxc.fsutil import sha256_file
 from gxc.versions import Version, VersionSpec
 
 LAYOUTS = ("dl", "goproxy", "both")
-PARTIAL_DIR = ".gxc-partial"
+SMALL_FILE = 1 << 20  # index.json, list, .mod and .info files a mirror serves are far smaller
 
 
 @dataclass
@@ -68,16 +70,19 @@ def layouts_of(text: str) -> tuple[str, ...]:
     return ("dl", "goproxy") if text == "both" else (text,)
 
 
-def _write_if_changed(path: str, data: bytes, summary: Summary) -> None:
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return
-    except FileNotFoundError:
-        pass
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write(path, data)
-    summary.written.append(path)
+@dataclass(frozen=True)
+class Proof:
+    """What a served file must hash to, how to hash it, and who says so."""
+
+    expected: str
+    digest: Callable[[str], str]
+    authority: str
+
+
+def partials_dir(root: str) -> str:
+    """Where a sync of `root` keeps its resumable downloads: gxc's cache, never the served directory."""
+    return os.path.join(paths.cache_dir(), "mirror-partial", hashlib.sha256(os.path.abspath(root).encode())
+                        .hexdigest()[:16])
 
 
 class Syncer:
@@ -85,27 +90,37 @@ class Syncer:
 
     def __init__(self, root: str, config: Config, reporter: Any, offline: bool = False) -> None:
         self.root, self.config, self.reporter, self.offline = root, config, reporter, offline
+        self.dir = beneath.Root(root)
         self.summary = Summary()
 
-    def _fetch_verified(self, url: str, target: str, size: int | None, check: Callable[[str, str], None]) -> None:
-        """Download url to target through a resumable partial; `check(partial, sha256)` must pass first."""
-        if os.path.exists(target):
+    def _write_if_changed(self, rel: str, data: bytes) -> None:
+        if self.dir.read(rel, SMALL_FILE) == data:
+            return
+        self.summary.written.append(self.dir.write(rel, data))
+
+    def _fetch_verified(self, url: str, rel: str, size: int | None, proof: Proof) -> None:
+        """Download url to DIR/rel through a resumable partial; its bytes must prove out first."""
+        existing = self.dir.regular_file(rel)
+        if existing and proof.digest(existing) == proof.expected:
             self.summary.skipped += 1
             return
-        partials = os.path.join(self.root, PARTIAL_DIR)
-        os.makedirs(partials, exist_ok=True)
-        partial = os.path.join(partials, hashlib.sha256(url.encode()).hexdigest()[:32])
-        progress = self.reporter.progress(size or 0, os.path.basename(target))
-        sha = download.fetch(url, partial, size, lambda _chunk: None, progress,
-                             lambda why: self.reporter.note(f"retrying {url}: {why}"), self.config.limits.max_bytes)
+        if existing:
+            self.reporter.warn(f"{rel} in {self.root} does not match {proof.authority}; fetching it again")
+        os.makedirs(partials_dir(self.root), exist_ok=True)
+        partial = os.path.join(partials_dir(self.root), hashlib.sha256(url.encode()).hexdigest()[:32])
+        progress = self.reporter.progress(size or 0, os.path.basename(rel))
+        download.fetch(url, partial, size, lambda _chunk: None, progress,
+                       lambda why: self.reporter.note(f"retrying {url}: {why}"), self.config.limits.max_bytes)
         if progress is not None and hasattr(progress, "close"):
             progress.close()
-        check(partial, sha)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.replace(partial, target)
+        actual = proof.digest(partial)
+        if actual != proof.expected:
+            os.unlink(partial)
+            raise ChecksumMismatch(url, proof.expected, actual, proof.authority)
+        size_now = os.path.getsize(partial)
+        self.summary.written.append(self.dir.place(partial, rel, 0o644))
         self.summary.fetched += 1
-        self.summary.bytes += os.path.getsize(target)
-        self.summary.written.append(target)
+        self.summary.bytes += size_now
 
     # --- go.dev layout ---
 
@@ -125,31 +140,24 @@ class Syncer:
         self._write_index(chosen, {r.version: r.stable for r in releases})
 
     def _sync_archive(self, f: index.ReleaseFile) -> None:
-        target = os.path.join(self.root, f.filename)
         url = self.config.sources.archive_url(f.filename)
-
-        def check(partial: str, sha: str) -> None:
-            download.verify_digest(url, partial, f.sha256, sha, f"the release index ({self.config.sources.index_url})")
-
-        self._fetch_verified(url, target, f.size, check)
-        _write_if_changed(f"{target}.sha256", f"{f.sha256}\n".encode(), self.summary)
+        proof = Proof(f.sha256, sha256_file, f"the release index ({self.config.sources.index_url})")
+        self._fetch_verified(url, f.filename, f.size, proof)
+        self._write_if_changed(f"{f.filename}.sha256", f"{f.sha256}\n".encode())
 
     def _write_index(self, chosen: dict[Version, list[index.ReleaseFile]], stable: dict[Version, bool]) -> None:
-        path = os.path.join(self.root, "index.json")
         entries: dict[str, dict[str, Any]] = {}
-        try:
-            with open(path, "rb") as existing:
-                for release in index.parse_index(existing.read(), path):
-                    entries[str(release.version)] = _entry(release.version, release.stable, list(release.files))
-        except FileNotFoundError:
-            pass
+        existing = self.dir.read("index.json", index.MAX_INDEX_BYTES)
+        if existing is not None:
+            for release in index.parse_index(existing, self.dir.path("index.json")):
+                entries[str(release.version)] = _entry(release.version, release.stable, list(release.files))
         for version, files in chosen.items():
             known = {x["filename"]: x for x in entries.get(str(version), {"files": []})["files"]}
             for f in files:
                 known[f.filename] = _file_entry(version, f)
             entries[str(version)] = _entry(version, stable.get(version, version.is_stable), [], list(known.values()))
         ordered = sorted(entries.values(), key=lambda e: Version.parse(e["version"]), reverse=True)
-        _write_if_changed(path, (json.dumps(ordered, indent=1) + "\n").encode(), self.summary)
+        self._write_if_changed("index.json", (json.dumps(ordered, indent=1) + "\n").encode())
 
     # --- GOPROXY layout ---
 
@@ -158,38 +166,32 @@ class Syncer:
             raise GxcError("--layout goproxy needs a module proxy to copy from",
                            "set GXC_GOPROXY, [source] goproxy in config.toml, or pass --goproxy URL")
         proxies = goproxy.parse_proxy_list(self.config.sources.goproxy)
-        at_v = os.path.join(self.root, goproxy.MODULE, "@v")
+        at_v = f"{goproxy.MODULE}/@v"
         for spec in request.specs:
             for goos, goarch in request.hosts:
                 version = goproxy.available(proxies, spec, goos, goarch, self.offline)
                 self._sync_module(proxies, at_v, goproxy.module_version(version, goos, goarch))
-        listed = sorted(name[:-len(".zip")] for name in os.listdir(at_v) if name.endswith(".zip"))
-        _write_if_changed(os.path.join(at_v, "list"), "".join(f"{v}\n" for v in listed).encode(), self.summary)
+        listed = sorted(name[:-len(".zip")] for name in self.dir.listdir(at_v) if name.endswith(".zip"))
+        self._write_if_changed(f"{at_v}/list", "".join(f"{v}\n" for v in listed).encode())
 
     def _sync_module(self, proxies: list[goproxy.Proxy], at_v: str, version: str) -> None:
         key = f"{goproxy.MODULE}@{version}"
         lines = _proved_lines(key, self.config.sources.sumdb, self.offline)
-
-        def check_zip(partial: str, _sha: str) -> None:
-            actual = h1_of_zip(partial)
-            if actual != lines[version]:
-                os.unlink(partial)
-                raise ChecksumMismatch(key, lines[version], actual, "the checksum database")
-
-        target = os.path.join(at_v, f"{version}.zip")
+        proof = Proof(lines[version], h1_of_zip, "the checksum database")
         goproxy.try_proxies(proxies, lambda base: self._fetch_verified(f"{base}/{goproxy.MODULE}/@v/{version}.zip",
-                                                                       target, None, check_zip))
-        mod = os.path.join(at_v, f"{version}.mod")
-        if not os.path.exists(mod):
-            data = goproxy.fetch(proxies, f"{goproxy.MODULE}/@v/{version}.mod")
+                                                                       f"{at_v}/{version}.zip", None, proof))
+        mod = f"{at_v}/{version}.mod"
+        existing = self.dir.read(mod, SMALL_FILE)
+        if existing is None or mod_h1(existing) != lines[f"{version}/go.mod"]:
+            data = goproxy.fetch(proxies, f"{goproxy.MODULE}/@v/{version}.mod", "mod")
             if mod_h1(data) != lines[f"{version}/go.mod"]:
                 raise ChecksumMismatch(f"{key}/go.mod", lines[f"{version}/go.mod"], mod_h1(data),
                                        "the checksum database")
-            _write_if_changed(mod, data, self.summary)
-        info = os.path.join(at_v, f"{version}.info")
-        if not os.path.exists(info):
-            _write_if_changed(info, _checked_info(goproxy.fetch(proxies, f"{goproxy.MODULE}/@v/{version}.info"),
-                                                  version), self.summary)
+            self._write_if_changed(mod, data)
+        info = f"{at_v}/{version}.info"
+        if not _info_describes(self.dir.read(info, SMALL_FILE), version):
+            fetched = goproxy.fetch(proxies, f"{goproxy.MODULE}/@v/{version}.info", "info")
+            self._write_if_changed(info, _checked_info(fetched, version))
 
 
 def _file_entry(version: Version, f: index.ReleaseFile) -> dict[str, Any]:
@@ -222,12 +224,16 @@ def _proved_lines(key: str, sumdb_setting: str | None, offline: bool) -> dict[st
     return found
 
 
-def _checked_info(data: bytes, version: str) -> bytes:
+def _info_describes(data: bytes | None, version: str) -> bool:
     try:
-        info = json.loads(data)
+        info = json.loads(data) if data is not None else None
     except ValueError:
         info = None
-    if not isinstance(info, dict) or info.get("Version") != version:
+    return isinstance(info, dict) and info.get("Version") == version
+
+
+def _checked_info(data: bytes, version: str) -> bytes:
+    if not _info_describes(data, version):
         raise GxcError(f"the proxy's {version}.info does not describe {version}", "the proxy is broken or hostile")
     return data
 

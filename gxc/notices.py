@@ -18,7 +18,9 @@ def warn_once(message: str) -> None:
         return
     _seen.append(message)
     if not _capturing:
-        sys.stderr.write(f"gxc: warning: {message}\n")
+        from gxc.errors import for_terminal
+
+        sys.stderr.write(f"gxc: warning: {for_terminal(message)}\n")
 
 
 def capture() -> list[str]:

@@ -32,9 +32,10 @@ _PROJECT_KEYS = {
     "platforms": None,  # validated by gxc.platforms
     "flavors": None,  # validated by the flavor loader
 }
-# [env] names that would break gxc's own guarantees: the loader, gxc's settings, the toolchain it chose.
-_ENV_FORBIDDEN = ("GOROOT", "GOTOOLCHAIN", "PATH")
-_ENV_FORBIDDEN_PREFIXES = ("LD_", "DYLD_", "GXC_")
+# [env] names that would break gxc's own guarantees: the loader, gxc's settings and state (HOME and XDG_*
+# hold config, trust records and caches), the toolchain it chose, the build cache program, the hook's own.
+_ENV_FORBIDDEN = ("GOROOT", "GOTOOLCHAIN", "PATH", "HOME", "GOCACHEPROG")
+_ENV_FORBIDDEN_PREFIXES = ("LD_", "DYLD_", "GXC_", "_GXC_", "XDG_")
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NAME_REST = _NAME_START | frozenset("0123456789")
 # Tables that can run code or change where code comes from: honoured only for trusted files (gxc.trust).
@@ -43,7 +44,7 @@ SYSTEM = "system"  # `.tool-versions`: `golang system` defers to the go on PATH
 
 
 class PinInfo:
-    __slots__ = ("alternatives", "ignored", "minimum", "note", "path", "pin", "pin_source", "project",
+    __slots__ = ("alternatives", "data", "ignored", "minimum", "note", "path", "pin", "pin_source", "project",
                  "system", "trust_reason")
 
     def __init__(self, path: str, pin: VersionSpec | None = None, minimum: Version | None = None,
@@ -55,6 +56,7 @@ class PinInfo:
         self.note = ""  # what gxc read differently from the file's letter (a custom toolchain name)
         self.ignored: list[str] = []  # gated tables dropped because the file is not trusted
         self.trust_reason = ""
+        self.data: bytes | None = None  # a toolchains.toml's bytes as read, for trust decisions made later
 
 
 def locate(text: str, key: str, table: str = "") -> tuple[int, int]:
@@ -111,11 +113,14 @@ def parse_toml(path: str, text: str) -> dict[str, Any]:
         raise _decode_error(path, str(e)) from None
 
 
-def _check_project_keys(path: str, text: str, doc: dict[str, Any]) -> None:
+def _check_project_keys(path: str, text: str, doc: dict[str, Any], tables: tuple[str, ...] | None = None) -> None:
+    """Check the file's tables (only `tables` when given: gated ones are checked once they are trusted)."""
     for table, value in doc.items():
         if table not in _PROJECT_KEYS:
             line, col = locate(text, table) if not isinstance(value, dict) else locate(text, "", table)
             raise PinFileError(path, line, col, f"unknown key {shown(table)} (known: {', '.join(_PROJECT_KEYS)})")
+        if tables is not None and table not in tables:
+            continue
         if not isinstance(value, dict):
             line, col = locate(text, table)
             raise PinFileError(path, line, col, f"{shown(table)} must be a table")
@@ -169,7 +174,7 @@ def read_project(path: str) -> PinInfo:
     data = _read_bytes(path)
     text = _decode(path, data)
     doc = parse_toml(path, text)
-    _check_project_keys(path, text, doc)
+    _check_project_keys(path, text, doc, tuple(t for t in _PROJECT_KEYS if t not in GATED))
     toolchain = doc.get("toolchain", {})
     pin = _spec_at(path, text, toolchain["go"], "go", "toolchain") if "go" in toolchain else None
     targets = toolchain.get("targets", [])
@@ -177,15 +182,20 @@ def read_project(path: str) -> PinInfo:
         line, col = locate(text, "targets", "toolchain")
         raise PinFileError(path, line, col, "targets must be a list of port names")
     info = PinInfo(path, pin=pin, project=doc)
+    info.data = data
     _apply_trust(info, data)
+    # what a file may not do is checked only where it may do something: an untrusted file's gated tables
+    # are ignored, not validated (a malformed one must not break `go version` in a clone)
+    _check_project_keys(path, text, info.project or {}, GATED)
     return info
 
 
 def _apply_trust(info: PinInfo, data: bytes) -> None:
     doc = info.project or {}
     gated = [name for name in GATED if doc.get(name)]
-    if not gated:
-        return  # nothing that runs code: no trust check, and gxc.trust stays unimported on the shim's path
+    if not gated:  # nothing that runs code: no trust check, and gxc.trust stays unimported on the shim's path
+        info.project = {k: v for k, v in doc.items() if k not in GATED}  # empty gated tables say nothing
+        return
     from gxc import trust
 
     verdict = trust.verdict(info.path, data)

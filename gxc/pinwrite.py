@@ -174,12 +174,13 @@ def _module_lock_entries(spec: VersionSpec, hosts: list[tuple[str, str]],
                          sources: Sources) -> tuple[Version, dict[str, str]]:
     """`golang.org/toolchain@<version>` -> the h1 the checksum database proves, for each host."""
     from gxc import goproxy
+    from gxc.proofs import module_proof
 
     proxies = goproxy.parse_proxy_list(sources.goproxy or "")
     version = goproxy.available(proxies, spec, *hosts[0], offline=False)
     entries = {}
     for goos, goarch in hosts:
         key = goproxy.module_key(version, goos, goarch)
-        proof = goproxy.expected_hash(key, {}, sources.sumdb, skip_sumdb=False, offline=False)
-        entries[key] = str(proof.h1)
+        proof = module_proof(key, {}, sources.sumdb, skip_sumdb=False, offline=False)
+        entries[key] = str(proof.digest)
     return version, entries

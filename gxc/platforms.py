@@ -15,7 +15,6 @@ import difflib
 import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,10 +291,11 @@ def dist_list(goroot: str, version: str) -> list[dict[str, Any]]:
             return cached
     except (OSError, ValueError):
         pass
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "GOROOT": goroot,
-           "GOTOOLCHAIN": "local", "GOENV": "off", "GOFLAGS": ""}
-    out = subprocess.run([os.path.join(goroot, "bin", "go"), "tool", "dist", "list", "-json"], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    from gxc import launch
+
+    env = launch.helper_env({"GOROOT": goroot, "GOTOOLCHAIN": "local", "GOENV": "off", "GOFLAGS": ""})
+    out = launch.run([os.path.join(goroot, "bin", "go"), "tool", "dist", "list", "-json"], env,
+                     capture_output=True, text=True, check=True).stdout
     pairs: list[dict[str, Any]] = json.loads(out)
     atomic_write(cache, json.dumps(pairs))
     return pairs

@@ -22,5 +22,7 @@ def run(name: str, toolchain: Resolved, args: list[str]) -> int:
     elif args and args[0] in build.TAG_ONLY_VERBS and port.tags:
         args = [args[0], "-tags=" + ",".join(port.tags), *args[1:]]
     go = os.path.join(target.env["GOROOT"], "bin", "go")  # a flavored port builds with its flavor's go
-    os.execve(go, [go, *args], target.env)
+    from gxc import launch
+
+    launch.exec_user(go, [go, *args], target.env)
     return 1

@@ -14,14 +14,13 @@ import functools
 import json
 import os
 import platform
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from gxc import __version__, paths
 from gxc.errors import GxcError, public_path
-from gxc.fsutil import atomic_write, read_json_object, sha256_file
+from gxc.fsutil import read_json_object, sha256_file
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -91,13 +90,85 @@ def toolchain_dependencies(ident: str) -> list[dict[str, Any]]:
     return found
 
 
-def _git(directory: str, *args: str) -> str | None:
+_GIT_FILE_LIMIT = 1 << 20  # HEAD, a ref, packed-refs or config larger than this is not read
+
+
+def _owned_by_me(path: str) -> bool:
     try:
-        proc = subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True, check=False,
-                              timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+        return os.lstat(path).st_uid == os.geteuid()
+    except OSError:
+        return False
+
+
+def _read_small(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read(_GIT_FILE_LIMIT).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def git_dir(module_dir: str) -> str:
+    """The `.git` Go's VCS stamping would use: the nearest at or above the module root, owned by the user
+    ('' when there is none, or it is a link or someone else's). Read as files; no git runs."""
+    from gxc.pins import parents
+
+    for directory in parents(module_dir):
+        candidate = os.path.join(directory, ".git")
+        if not os.path.lexists(candidate):
+            continue
+        if os.path.islink(candidate) or not _owned_by_me(candidate):
+            return ""
+        if os.path.isdir(candidate):
+            return candidate
+        pointer = _read_small(candidate).strip()  # a worktree's `.git` file: `gitdir: <path>`
+        if pointer.startswith("gitdir: "):
+            target = os.path.join(directory, pointer[len("gitdir: "):])
+            return target if os.path.isdir(target) and _owned_by_me(target) else ""
+        return ""
+    return ""
+
+
+def _common_dir(gitdir: str) -> str:
+    common = _read_small(os.path.join(gitdir, "commondir")).strip()
+    return os.path.normpath(os.path.join(gitdir, common)) if common else gitdir
+
+
+def _is_commit(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def head_commit(gitdir: str) -> str:
+    """HEAD's commit, from HEAD, the loose ref and packed-refs ('' when it cannot be read)."""
+    head = _read_small(os.path.join(gitdir, "HEAD")).strip()
+    if _is_commit(head):
+        return head
+    ref = head.removeprefix("ref: ").strip()
+    if not head.startswith("ref: ") or ".." in ref.split("/") or not ref.startswith("refs/"):
+        return ""
+    common = _common_dir(gitdir)
+    loose = _read_small(os.path.join(common, *ref.split("/"))).strip()
+    if _is_commit(loose):
+        return loose
+    for line in _read_small(os.path.join(common, "packed-refs")).splitlines():
+        commit, _, name = line.partition(" ")
+        if name.strip() == ref and _is_commit(commit):
+            return commit
+    return ""
+
+
+def origin_url(gitdir: str) -> str:
+    """`remote.origin.url` from the repository's config file, read as text."""
+    section = ""
+    for raw in _read_small(os.path.join(_common_dir(gitdir), "config")).splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            section = line.split("]", 1)[0][1:].strip()
+        elif section == 'remote "origin"':
+            key, _, value = line.partition("=")
+            if key.strip().lower() == "url":
+                return value.strip().strip('"')
+    return ""
 
 
 def _module_path(module_dir: str) -> str:
@@ -109,21 +180,24 @@ def _module_path(module_dir: str) -> str:
     return ""
 
 
-@functools.cache  # one module (and three git commands) per build, however many artifacts it makes
+@functools.cache  # one module per build, however many artifacts it makes
 def module_dependencies(module_dir: str) -> list[dict[str, Any]]:
-    """The main module (with its VCS revision and dirty state when it is a git checkout) and its go.sum."""
+    """The main module (with HEAD's commit and origin when it is a git checkout) and its go.sum.
+
+    No git runs: a repository's own config can name programs for git to start. The commit is read from
+    the files Go's VCS stamping would use; `statement` prefers what Go stamped into the artifact.
+    """
     if not module_dir:
         return []
     found: list[dict[str, Any]] = []
     module: dict[str, Any] = {"name": _module_path(module_dir), "annotations": {"go.mod_sha256":
                                                                                   sha256_file(os.path.join(module_dir,
                                                                                                            "go.mod"))}}
-    revision = _git(module_dir, "rev-parse", "HEAD")
+    gitdir = git_dir(module_dir)
+    revision = head_commit(gitdir) if gitdir else ""
     if revision:
-        status = _git(module_dir, "status", "--porcelain", "--untracked-files=no") or ""
-        remote = _git(module_dir, "config", "--get", "remote.origin.url") or ""
         module["digest"] = {"gitCommit": revision}
-        module["annotations"]["vcs_dirty"] = bool(status)
+        remote = origin_url(gitdir)
         if remote:
             module["uri"] = f"git+{remote}"
     found.append(module)
@@ -131,6 +205,18 @@ def module_dependencies(module_dir: str) -> list[dict[str, Any]]:
     if os.path.isfile(go_sum):
         found.append({"name": "go.sum", "digest": {"sha256": sha256_file(go_sum)}})
     return found
+
+
+def _stamped(dependencies: list[dict[str, Any]], artifact: str) -> list[dict[str, Any]]:
+    """The main module's revision and dirty state as Go stamped them into the artifact, when it did."""
+    from gxc.binaryinfo import stamped_settings
+
+    settings = stamped_settings(artifact)
+    if not dependencies or settings.get("vcs") != "git" or not _is_commit(settings.get("vcs.revision", "")):
+        return dependencies
+    module = {**dependencies[0], "digest": {"gitCommit": settings["vcs.revision"]}}
+    module["annotations"] = {**module["annotations"], "vcs_dirty": settings.get("vcs.modified") == "true"}
+    return [module, *dependencies[1:]]
 
 
 def statement(facts: BuildFacts, reproducible: bool) -> dict[str, Any]:
@@ -153,7 +239,7 @@ def statement(facts: BuildFacts, reproducible: bool) -> dict[str, Any]:
                     "reproducible": reproducible,
                 },
                 "resolvedDependencies": [*toolchain_dependencies(facts.toolchain_ident),
-                                         *module_dependencies(facts.module_dir)],
+                                         *_stamped(module_dependencies(facts.module_dir), facts.artifact)],
             },
             "runDetails": run,
         },
@@ -167,8 +253,10 @@ def encode(document: dict[str, Any]) -> bytes:
 
 def write(facts: BuildFacts, reproducible: bool) -> bytes:
     """Write `<artifact>.intoto.json`; return its bytes (what a signature covers)."""
+    from gxc import beneath
+
     data = encode(statement(facts, reproducible))
-    atomic_write(facts.artifact + SUFFIX, data)
+    beneath.write_path(facts.artifact + SUFFIX, data)
     return data
 
 

@@ -14,7 +14,9 @@ MAX_DEPTH = 8  # a shim that finds a shim that finds a shim...: a PATH loop, not
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"gxc: error: {message}\n")
+    from gxc.errors import for_terminal
+
+    sys.stderr.write(f"gxc: error: {for_terminal(message)}\n")
     return code
 
 
@@ -52,7 +54,9 @@ def route(argv: list[str]) -> int:
 
             return portshim.run(name, toolchain, args)
         env = workdir.managed_env(toolchain.ident, os.environ, selection.project_table.get("env"))
-        os.execve(binary, [binary, *args], env)
+        from gxc import launch
+
+        launch.exec_user(binary, [binary, *args], env)
     except GxcError as e:
         hint = f" (hint: {e.hint})" if e.hint else ""
         return _fail(e.message + hint, e.exit_code)
@@ -82,7 +86,9 @@ def _exec_system(name: str, args: list[str]) -> int:
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         candidate = os.path.join(entry, name)
         if entry and os.path.abspath(entry) != shims and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            os.execv(candidate, [candidate, *args])
+            from gxc import launch
+
+            launch.exec_user(candidate, [candidate, *args], os.environ)
     return _fail(f"`golang system` in .tool-versions, but no {name} on PATH outside gxc's shims", 1)
 
 

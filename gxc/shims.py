@@ -1,8 +1,10 @@
 """The shims directory: one small Python launcher and a symlink to it per program name.
 
-`go` and `gofmt` (every program in an installed toolchain's `bin/`) and `<port>-go` for every
-registered port point at `.gxc-shim`, which runs `gxc.shim` with the interpreter's absolute path
-and `-I -S` (no site-packages scan, no PATH lookup of python3: PERF-NOTES "Starting a shim").
+`go` and `gofmt` (the programs a Go release ships in `bin/`) and `<port>-go` for every registered
+port point at `.gxc-shim`; never other names found in a tree's `bin/`, which an archive chose and
+which would then stand first on PATH (`ls`, `git`, `ssh`). The launcher runs `gxc.shim` with the
+interpreter's absolute path and `-I -S` (no site-packages scan, no PATH lookup of python3: PERF-NOTES
+"Starting a shim").
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gxc import paths, store
+from gxc import paths
 from gxc.fsutil import atomic_write
 
 LAUNCHER = ".gxc-shim"
@@ -28,17 +30,12 @@ def launcher_source() -> str:
     )
 
 
-ALWAYS = ("go", "gofmt")  # even with no toolchain: `go` then says so instead of running another go on PATH
+# What a Go release ships in bin/; shimmed even with no toolchain, so `go` says so instead of running another.
+RELEASE_PROGRAMS = ("go", "gofmt")
 
 
 def wanted_names() -> set[str]:
-    names: set[str] = set(ALWAYS)
-    for version in store.installed_versions():
-        bin_dir = os.path.join(paths.toolchain_dir(str(version)), "bin")
-        try:
-            names.update(n for n in os.listdir(bin_dir) if not n.startswith("."))
-        except FileNotFoundError:
-            continue
+    names: set[str] = set(RELEASE_PROGRAMS)
     from gxc import platforms
 
     names.update(f"{name}-go" for name in platforms.builtin_and_user_names())

@@ -110,14 +110,16 @@ def sign_artifact(key: ec.EllipticCurvePrivateKey, artifact: str, provenance: by
     with open(artifact, "rb") as f:
         data = f.read()
     sig_path, envelope_path = artifact + SIG_SUFFIX, artifact + ENVELOPE_SUFFIX
-    atomic_write(sig_path, base64.b64encode(_sign(key, data)))
+    from gxc import beneath
+
+    beneath.write_path(sig_path, base64.b64encode(_sign(key, data)))
     envelope = {
         "payloadType": PAYLOAD_TYPE,
         "payload": base64.b64encode(provenance).decode(),
         "signatures": [{"keyid": keyid(key.public_key()),
                         "sig": base64.b64encode(_sign(key, pae(PAYLOAD_TYPE, provenance))).decode()}],
     }
-    atomic_write(envelope_path, json.dumps(envelope, sort_keys=True) + "\n")
+    beneath.write_path(envelope_path, json.dumps(envelope, sort_keys=True) + "\n")
     return sig_path, envelope_path
 
 

@@ -24,13 +24,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gxc import download, index, objects, paths, store, workdir
+from gxc import download, index, launch, objects, paths, store, workdir
 from gxc.archive import StreamingExtract
 from gxc.config import Config
 from gxc.errors import ChecksumMismatch, DiskError, GxcError, UsageError
 from gxc.flavors import Recipe
 from gxc.fsutil import atomic_write, sha256_file
 from gxc.index import Release, ReleaseFile
+from gxc.proofs import archive_proof
 from gxc.versions import Flavored, Version, VersionSpec
 
 FROM_CACHE, FROM_OBJECTS = "from the build cache", "from the object store"
@@ -40,7 +41,7 @@ LOG_TAIL_LINES = 15
 PHASES = ("Building Go cmd/dist", "Building Go toolchain1", "Building Go bootstrap cmd/go",
           "Building Go toolchain2", "Building Go toolchain3", "Building packages and commands")
 # What the environment of make.bash keeps from the user's: nothing that changes what gets built.
-_KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM", "CC", "CXX")
+_KEEP_ENV = ("CC", "CXX")  # beside gxc.launch's allow-list: the host C compiler cmd/dist may use
 _NOTGO = re.compile(r"package building_Go_requires_Go_(\d+)_(\d+)(?:_(\d+))?_or_later")
 
 
@@ -131,9 +132,9 @@ def _patch_bytes(location: str, expected: str, config: Config, offline: bool) ->
                                "run once online")
             from gxc import http
 
-            response = http.get(location)
+            response = http.document(location, "patch")
             os.makedirs(paths.downloads_dir(), exist_ok=True)
-            atomic_write(cached, response.content)
+            atomic_write(cached, response.body)
         location = cached
     try:
         with open(location, "rb") as f:
@@ -154,10 +155,7 @@ class SourceBuilder:
         self.release = store.pick_release(index_spec(build.base),
                                           index.load_releases(config.sources.index_url, offline=options.offline))
         self.source = _source_file(self.release)
-        lock = options.locks.get(self.source.filename)
-        if lock and lock.sha256 != self.source.sha256:
-            raise ChecksumMismatch(self.source.filename, lock.sha256, self.source.sha256,
-                                   f"locked in {lock.source}; the release index disagrees")
+        archive_proof(self.source.filename, self.source.sha256, config.sources.index_url, options.locks)
         self.patches = [(p, _patch_bytes(p.location, p.sha256, config, options.offline))
                         for p in (build.recipe.patches if build.recipe else ())]
         self.bootstrap = choose_bootstrap(documented_minimum(build.base), config, options, reporter)
@@ -185,14 +183,14 @@ class SourceBuilder:
         if self.options.offline:
             raise GxcError(f"flavor {recipe.flavor}@{recipe.version} clones {recipe.git.url}, and --offline is set",
                            "use a patches recipe with a local path, or run online")
-        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CEILING_DIRECTORIES=os.path.dirname(root))
-        proc = subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", recipe.git.ref,
-                               recipe.git.url, root], env=env, capture_output=True, text=True, check=False)
+        ceiling = os.path.dirname(root)
+        proc = launch.git(["clone", "--quiet", "--depth", "1", "--branch", recipe.git.ref, recipe.git.url, root],
+                          ceiling=ceiling, capture_output=True, text=True)
         if proc.returncode:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise GxcError(f"cannot clone {recipe.git.url} at {recipe.git.ref}: {last}", "check the url and ref")
-        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], env=env, capture_output=True, text=True,
-                              check=False).stdout.strip()
+        head = launch.git(["-C", root, "rev-parse", "HEAD"], ceiling=ceiling, capture_output=True,
+                          text=True).stdout.strip()
         if head != recipe.git.commit:
             raise GxcError(f"{recipe.git.url} at {recipe.git.ref} is commit {head or '(none)'}, but the recipe in "
                            f"{recipe.origin} names {recipe.git.commit}",
@@ -200,9 +198,9 @@ class SourceBuilder:
         shutil.rmtree(os.path.join(root, ".git"))
 
     def _apply(self, root: str, location: str, data: bytes) -> None:
-        env = dict(os.environ, GIT_CEILING_DIRECTORIES=os.path.dirname(root))  # never an enclosing repository
-        proc = subprocess.run(["git", "apply", "-p1", "--whitespace=nowarn", "-"], cwd=root, env=env, input=data,
-                              capture_output=True, check=False)
+        # the ceiling: never an enclosing repository
+        proc = launch.git(["apply", "-p1", "--whitespace=nowarn", "-"], cwd=root, ceiling=os.path.dirname(root),
+                          input=data, capture_output=True)
         if proc.returncode:
             errors = [line.removeprefix("error: ") for line in proc.stderr.decode(errors="replace").splitlines()
                       if line.startswith("error: ")]
@@ -211,11 +209,11 @@ class SourceBuilder:
                            "is the recipe for this base version? nothing was installed")
 
     def _env(self, tmp: str) -> dict[str, str]:
-        env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
-        env.update(GOROOT_BOOTSTRAP=paths.toolchain_dir(str(self.bootstrap)), GOTOOLCHAIN="local",
-                   GOCACHE=os.path.join(tmp, "cache"), GOPATH=os.path.join(tmp, "gopath"),
-                   GOENV="off", GOFLAGS="", GO111MODULE="")
-        return env
+        keep = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+        return launch.helper_env({**keep, "GOROOT_BOOTSTRAP": paths.toolchain_dir(str(self.bootstrap)),
+                                  "GOTOOLCHAIN": "local", "GOCACHE": os.path.join(tmp, "cache"),
+                                  "GOPATH": os.path.join(tmp, "gopath"), "GOENV": "off", "GOFLAGS": "",
+                                  "GO111MODULE": ""})
 
     def _make(self, root: str) -> float:
         """Run make.bash, its output into the version's build log; return its wall time."""
@@ -224,8 +222,8 @@ class SourceBuilder:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="gxc-make-") as tmp, \
                 open(log_path, "w", encoding="utf-8", buffering=1) as log:  # line-buffered: the log is live
-            proc = subprocess.Popen(["bash", "make.bash"], cwd=os.path.join(root, "src"), env=self._env(tmp),
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+            proc = launch.popen(["bash", "make.bash"], self._env(tmp), cwd=os.path.join(root, "src"),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
             assert proc.stdout is not None
             tail: list[str] = []
             try:

@@ -42,6 +42,7 @@ from gxc.errors import (
 )
 from gxc.fsutil import atomic_write, read_json_object, sha256_file
 from gxc.index import Release, ReleaseFile
+from gxc.proofs import Lock, archive_proof, module_proof
 from gxc.versions import Flavored, Version, VersionSpec
 
 
@@ -63,18 +64,10 @@ class SilentReporter:
 
 
 @dataclass(frozen=True)
-class Lock:
-    """A project's pinned archive checksum, which overrides the index (toolchains.toml [lock])."""
-
-    sha256: str
-    source: str
-
-
-@dataclass(frozen=True)
 class InstallOptions:
     force: bool = False
     offline: bool = False
-    locks: dict[str, Lock] = field(default_factory=dict)  # archive filename -> lock
+    locks: dict[str, Lock] = field(default_factory=dict)  # archive filename or module key -> lock (gxc.proofs)
     user_index_url: str = ""  # the user's own index, checked when a project's [source] chose another
     allow_source_mismatch: bool = False
     skip_sumdb: bool = False  # --insecure-skip-sumdb: a module proxy's zip without lock entry goes unproven
@@ -174,9 +167,8 @@ class _Installer:
         self.options, self.reporter = options, reporter
         self.version = str(release.version)
         self.url = config.sources.archive_url(archive.filename)
-        lock = options.locks.get(archive.filename)
-        self.expected = lock.sha256 if lock else archive.sha256
-        self.authority = f"locked in {lock.source}" if lock else "the release index"
+        proof = archive_proof(archive.filename, archive.sha256, config.sources.index_url, options.locks)
+        self.expected, self.authority = archive.sha256, proof.by
         self.cached = os.path.join(paths.downloads_dir(), self.expected)
         self.objects: objects.Objects | None = None
 
@@ -262,8 +254,7 @@ class _Installer:
             "url": self.url,
             "index_url": self.config.sources.index_url,
             "source_mismatch_allowed": self.options.allow_source_mismatch and bool(self.config.sources.project),
-            "proved_by": f"sha256 {self.authority}" + ("" if self.authority.startswith("locked")
-                                                       else f" ({self.config.sources.index_url})"),
+            "proved_by": self.authority,
             "sha256": self.expected,
             "archive_size": self.archive.size,
         }
@@ -412,9 +403,10 @@ class _ModuleInstaller(_Installer):
         self.objects = None
 
     def same_install(self, receipt: dict[str, Any]) -> bool:
-        if receipt.get("filename") != self.zip.key or not self.zip.proof.h1 or receipt.get("h1") != self.zip.proof.h1:
+        proven = self.zip.proof.digest
+        if receipt.get("filename") != self.zip.key or not proven or receipt.get("h1") != proven:
             return False
-        self.h1 = self.zip.proof.h1
+        self.h1 = proven
         return True
 
     def _extract_zip(self, root: str) -> Extracted:
@@ -423,7 +415,7 @@ class _ModuleInstaller(_Installer):
             extracted, self.h1 = extract_module_zip(path, root, self.config.limits, self.zip.key, self.objects)
         except zipfile.BadZipFile:
             os.unlink(path)
-            raise ChecksumMismatch(self.zip.key, self.zip.proof.h1 or "a zip archive", "not a zip archive",
+            raise ChecksumMismatch(self.zip.key, self.zip.proof.digest or "a zip archive", "not a zip archive",
                                    self.zip.proof.by) from None
         self.zip.check(self.h1)
         return extracted
@@ -465,8 +457,8 @@ def _install_from_proxy(spec: VersionSpec, config: Config, options: InstallOptio
         if not options.force and is_installed(version):
             return Outcome(version, "already installed", paths.toolchain_dir(str(version)))
         key = goproxy.module_key(version, goos, goarch)
-        proof = goproxy.expected_hash(key, options.locks, config.sources.sumdb, options.skip_sumdb, options.offline)
-        if proof.h1 is None:
+        proof = module_proof(key, options.locks, config.sources.sumdb, options.skip_sumdb, options.offline)
+        if proof.digest is None:
             reporter.note(f"warning: {key} is not verified: {proof.by}")
         module_zip = goproxy.ModuleZip(proxies, version, goos, goarch, proof)
         return _ModuleInstaller(module_zip, config, options, reporter).run()
@@ -540,10 +532,7 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
         return Outcome(release.version, "already installed", paths.toolchain_dir(version))
     archive = release.archive_for(*index.host_platform())
     check_source_identity(release, archive, config, options)
-    lock = options.locks.get(archive.filename)
-    if lock and lock.sha256 != archive.sha256:
-        raise ChecksumMismatch(archive.filename, lock.sha256, archive.sha256,
-                               f"locked in {lock.source}; the release index disagrees")
+    archive_proof(archive.filename, archive.sha256, config.sources.index_url, options.locks)  # refuse before locking
     with _disk_errors(), version_lock(version):
         if not options.force and is_installed(release.version):
             return Outcome(release.version, "already installed", paths.toolchain_dir(version))

@@ -338,7 +338,8 @@ Fetch = Callable[[str], bytes]
 def _http_fetch(url: str) -> bytes:
     from gxc import http
 
-    return bytes(http.get(url).content)
+    kind = "lookup" if "/lookup/" in url else "tile" if "/tile/" in url else "latest"
+    return http.document(url, kind).body
 
 
 class Client:

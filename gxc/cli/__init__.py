@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from gxc import __version__
-from gxc.errors import EXIT_FAILED, GxcError
+from gxc.errors import EXIT_FAILED, GxcError, for_terminal
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,10 +34,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def error_line(err: GxcError) -> str:
-    return f"gxc: error: {err.message}" + (f" (hint: {err.hint})" if err.hint else "")
+    return for_terminal(f"gxc: error: {err.message}" + (f" (hint: {err.hint})" if err.hint else ""))
+
+
+class TerminalText:
+    """stdout or stderr on a terminal: what gxc prints (names, paths, values from files) cannot drive it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(for_terminal(text, "\n\t"))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _guard_terminals() -> None:
+    if sys.stdout.isatty():
+        sys.stdout = TerminalText(sys.stdout)
+    if sys.stderr.isatty():
+        sys.stderr = TerminalText(sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _guard_terminals()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     rest: list[str] = []

@@ -218,7 +218,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     timeout = args.timeout if args.timeout is not None else t.port.runner_timeout
     if not timeout:
-        os.execve(wrapper, [wrapper, result.outputs[0], *args.rest], t.env)
+        from gxc import launch
+
+        launch.exec_user(wrapper, [wrapper, result.outputs[0], *args.rest], t.env)
     return run_with_timeout([wrapper, result.outputs[0], *args.rest], t.env, timeout, t.port.name)
 
 
@@ -230,7 +232,9 @@ def run_with_timeout(command: list[str], env: dict[str, str], seconds: float, po
     import signal
     import subprocess
 
-    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    from gxc import launch
+
+    proc = launch.popen(command, launch.user_env(env), start_new_session=True)
     try:
         return proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -246,9 +250,7 @@ def run_with_timeout(command: list[str], env: dict[str, str], seconds: float, po
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    import subprocess
-
-    from gxc import build
+    from gxc import build, launch
 
     toolchain = _toolchain(args)
     worst = 0
@@ -256,7 +258,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         go = os.path.join(t.env["GOROOT"], "bin", "go")  # a flavored port builds with its flavor's go
         sys.stdout.flush()
         go_args = args.rest or ["./..."]
-        code = subprocess.run([go, "test", *t.flags, *go_args], env=t.env, check=False).returncode
+        code = launch.run([go, "test", *t.flags, *go_args], launch.user_env(t.env)).returncode
         if code:
             print(f"gxc: go test for {t.port.name} exited {code}", file=sys.stderr)
         worst = worst or code

@@ -79,11 +79,13 @@ def _index_disagreement(version: Any) -> list[str]:
 
 def _sumdb_disagreement(receipt: dict[str, Any]) -> list[str]:
     """A toolchain from a module proxy, against what the user's checksum database proves now."""
-    from gxc import config, goproxy
+    from gxc import config
 
     key, h1 = str(receipt.get("filename")), str(receipt.get("h1"))
-    proof = goproxy.expected_hash(key, {}, config.user_sources().sumdb, skip_sumdb=False, offline=False)
-    return [] if proof.h1 == h1 else [f"{key}: installed from {h1}, the {proof.by} proves {proof.h1}"]
+    from gxc.proofs import module_proof
+
+    proof = module_proof(key, {}, config.user_sources().sumdb, skip_sumdb=False, offline=False)
+    return [] if proof.digest == h1 else [f"{key}: installed from {h1}, {proof.by} proves {proof.digest}"]
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

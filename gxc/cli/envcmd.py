@@ -67,7 +67,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
     env, _ = environment(selected(args.toolchain), args.target)
     sys.stdout.flush()
     try:
-        os.execvpe(command[0], command, env)
+        from gxc import launch
+
+        launch.exec_user(command[0], command, env, search=True)
     except FileNotFoundError:
         from gxc.errors import GxcError
 

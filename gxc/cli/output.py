@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from gxc.download import Progress
+from gxc.errors import for_terminal
 
 
 def add_toolchain_option(parser: argparse.ArgumentParser) -> None:
@@ -30,15 +31,16 @@ class TerminalReporter:
             return None
         from tqdm import tqdm
 
-        bar: Progress = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
-                             file=sys.stderr, leave=False)
+        stream = getattr(sys.stderr, "stream", sys.stderr)  # tqdm draws with \r: the raw terminal, not TerminalText
+        bar: Progress = tqdm(total=total, desc=for_terminal(label), unit="B", unit_scale=True, unit_divisor=1024,
+                             file=stream, leave=False)
         return bar
 
     def note(self, message: str) -> None:
         """Progress chatter (retries): on a terminal only, so a failure stays one line in logs."""
         if not self.quiet and sys.stderr.isatty():
-            print(f"gxc: {message}", file=sys.stderr)
+            print(f"gxc: {for_terminal(message)}", file=sys.stderr)
 
     def warn(self, message: str) -> None:
         """What changes how the result behaves (no shared disk space, a repaired object): always shown."""
-        print(f"gxc: warning: {message}", file=sys.stderr)
+        print(f"gxc: warning: {for_terminal(message)}", file=sys.stderr)

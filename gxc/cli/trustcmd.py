@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from gxc.cli.output import print_json
+from gxc.errors import for_terminal
 
 
 def register(sub: Any) -> None:
@@ -52,7 +53,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     changes = trust.changes_since_approval(path, data)
     if changes:
         print(f"changes since you last trusted {path}:")
-        print(changes, end="" if changes.endswith("\n") else "\n")
+        print(for_terminal(changes, "\n\t"), end="" if changes.endswith("\n") else "\n")
     problem = trust.ownership_problem(trust.canonical(path))
     if problem:
         print(f"gxc: warning: {problem}; others can change what you trust now", file=sys.stderr)
