@@ -78,6 +78,29 @@ def check_link_target(rel: str, target: str, name: str) -> None:
             depth += 1
 
 
+MAX_LINK_HOPS = 40  # as Linux's own limit on links followed in one path
+
+
+def resolve_in_tree(links: dict[str, str], directory: list[str], target: str, name: str, hops: int = 0) -> list[str]:
+    """Where `target`, read from `directory`, lands in the tree, following the tree's own links; refuse an escape."""
+    parts = list(directory)
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise UnsafeArchive(name, f"link target {shown(target)} escapes the toolchain root through a link")
+            parts.pop()
+            continue
+        parts.append(part)
+        through = links.get("/".join(parts))
+        if through is not None:
+            if hops >= MAX_LINK_HOPS:
+                raise UnsafeArchive(name, "links that loop")
+            parts = resolve_in_tree(links, parts[:-1], through, name, hops + 1)
+    return parts
+
+
 class _Tree:
     """Writes members under `root`, remembering links so nothing is written through one."""
 
@@ -89,6 +112,7 @@ class _Tree:
         self.modes: dict[str, str] = {}
         self.dirs: set[str] = {""}
         self.links: set[str] = set()
+        self.link_targets: dict[str, str] = {}
         self.members = 0
         self.total = 0
         self.umask = os.umask(0)
@@ -175,6 +199,11 @@ class _Tree:
 
     def symlink(self, rel: str, target: str, name: str) -> None:
         check_link_target(rel, target, name)
+        self.link_targets[rel] = target
+        # each link passes alone (`a/up -> ..`, `a/esc -> up/../..`), but chained they can leave the root:
+        # resolve every link through the others, in the tree as it now stands, before making this one
+        for link, link_target in self.link_targets.items():
+            resolve_in_tree(self.link_targets, link.split("/")[:-1], link_target, name)
         self.ensure_dir(rel.rpartition("/")[0])
         os.symlink(target, self._abs(rel))
         self.links.add(rel)

@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gxc import download, index, launch, objects, paths, store, workdir
+from gxc import beneath, buildcache, download, index, launch, objects, paths, store, workdir
 from gxc.archive import StreamingExtract
 from gxc.config import Config
-from gxc.errors import ChecksumMismatch, DiskError, GxcError, UsageError
+from gxc.errors import ChecksumMismatch, DiskError, GxcError, UnsafeArchive, UsageError
 from gxc.flavors import Recipe
 from gxc.fsutil import atomic_write, sha256_file
 from gxc.index import Release, ReleaseFile
@@ -115,11 +115,6 @@ def choose_bootstrap(minimum: Version, config: Config, options: store.InstallOpt
 
 def index_spec(version: Version) -> VersionSpec:
     return VersionSpec.parse(str(version))
-
-
-def build_cache_dir() -> str:
-    """Built trees, by input key: GXC_BUILD_CACHE (a fleet's or a test suite's shared one), else the downloads."""
-    return os.environ.get("GXC_BUILD_CACHE") or paths.downloads_dir()
 
 
 def _patch_bytes(location: str, expected: str, config: Config, offline: bool) -> bytes:
@@ -245,29 +240,25 @@ class SourceBuilder:
             shutil.rmtree(os.path.join(root, leftover), ignore_errors=True)
         return time.monotonic() - started
 
-    def _pack(self, root: str, key: str) -> str:
-        """Keep the built tree as `build-<key>.tar.gz` (top folder go/) with its sha256 beside it."""
-        directory = build_cache_dir()
-        os.makedirs(directory, exist_ok=True)
-        target = os.path.join(directory, f"build-{key}.tar.gz")
-        tmp = f"{target}.{os.getpid()}.tmp"
+    def _pack(self, root: str, key: str, cache: beneath.Root) -> str:
+        """Keep the built tree as `build-<key>.tar.gz` (top folder go/), vouched for by gxc.buildcache."""
+        tmp = tempfile.mkdtemp(prefix="pack-", dir=paths.staging_dir())  # private until it has its name
         try:
-            with tarfile.open(tmp, "w:gz", compresslevel=1) as tf:
+            packed = os.path.join(tmp, buildcache.archive_name(key))
+            with tarfile.open(packed, "w:gz", compresslevel=1) as tf:
                 tf.add(root, arcname="go", filter=_normalized)
-            digest = sha256_file(tmp)
-            os.replace(tmp, target)
+            digest = sha256_file(packed)
+            target = cache.place(packed, buildcache.archive_name(key), 0o644)
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        atomic_write(f"{target}.sha256", digest + "\n")
+            shutil.rmtree(tmp, ignore_errors=True)
+        buildcache.remember(cache, key, digest)
         return target
 
-    def _unpack(self, archive: str, root: str, store: objects.Objects) -> bool:
-        """Extract a cached build through the safe extractor; False when it is missing or its hash is off."""
-        try:
-            with open(f"{archive}.sha256", encoding="utf-8") as f:
-                expected = f.read().strip()
-        except OSError:
+    def _unpack(self, cache: beneath.Root, key: str, root: str, store: objects.Objects) -> bool:
+        """Extract a cached build through the safe extractor; False when it is missing, unproven or its hash is off."""
+        expected = buildcache.proven_sha256(cache, key)
+        archive = cache.regular_file(buildcache.archive_name(key))
+        if expected is None or not archive:
             return False
         stream = StreamingExtract(root, self.config.limits, store)
         try:
@@ -280,9 +271,13 @@ class SourceBuilder:
         except FileNotFoundError:
             stream.abort()
             return False
+        except UnsafeArchive:  # an entry swapped for a hostile archive is refused by the extractor: a miss
+            stream.abort()
+            return False
         except BaseException:
             stream.abort()
             raise
+        buildcache.remember(cache, key, expected)
         return True
 
     def run(self) -> store.Outcome:
@@ -292,7 +287,7 @@ class SourceBuilder:
         os.makedirs(paths.staging_dir(), exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f"{paths.dir_name(ident)}-", dir=paths.staging_dir())
         key = self.key()
-        archive = os.path.join(build_cache_dir(), f"build-{key}.tar.gz")
+        archive = os.path.join(buildcache.directory(), buildcache.archive_name(key))
         try:
             with objects.using():
                 store_ = objects.Objects.here()
@@ -321,17 +316,16 @@ class SourceBuilder:
             drifted = restored.drifted
             shutil.rmtree(staging)
             os.mkdir(staging)
-        seconds, cached = self._build_or_reuse(staging, key, archive, store_)
+        seconds, cached = self._build_or_reuse(staging, key, store_)
         if drifted:
             store.relink_drifted(drifted, store_, self.reporter)
         return seconds, FROM_CACHE if cached else "built"
 
-    def _build_or_reuse(self, staging: str, key: str, archive: str, store_: objects.Objects) -> tuple[float, bool]:
-        from filelock import FileLock
-
-        os.makedirs(build_cache_dir(), exist_ok=True)
-        with FileLock(os.path.join(build_cache_dir(), f"build-{key}.lock")):  # one build per key, fleet-wide
-            if self._unpack(archive, staging, store_):
+    def _build_or_reuse(self, staging: str, key: str, store_: objects.Objects) -> tuple[float, bool]:
+        cache = buildcache.checked_root()
+        # one build per key on this machine; the lock lives in gxc's own locks/, never in a shared directory
+        with store.version_lock(f"build-{key}"):
+            if self._unpack(cache, key, staging, store_):
                 return 0.0, True
             shutil.rmtree(staging)
             os.mkdir(staging)
@@ -343,11 +337,11 @@ class SourceBuilder:
             why = f"{self.build.why}: " if self.build.why else ""
             self.reporter.note(f"{why}building {self.build.ident} from source with bootstrap go{self.bootstrap}")
             seconds = self._make(staging)
-            self._pack(staging, key)
+            archive = self._pack(staging, key, cache)
             # the tree is installed from its packed copy, through the object store like any archive
             shutil.rmtree(staging)
             os.mkdir(staging)
-            if not self._unpack(archive, staging, store_):
+            if not self._unpack(cache, key, staging, store_):
                 raise GxcError(f"the build of {self.build.ident} was packed into {archive} but cannot be read back",
                                "check the disk, then retry")
             return seconds, False

@@ -148,6 +148,18 @@ FIXTURES = ROOT.parent / "shared" / "fixtures"
 TAMAGO_PATCH = FIXTURES / "tamago" / "tamago-go1.25.5.patch"
 TAMAGO_SHA = "cad49449dc594358e9910145569a44e47ae1173135e563361083c5fa673112bb"
 BUILD_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gxc-test-builds"
+# The key that vouches for the shared builds (gxc.buildcache): every test home has its own state, so
+# without it each would build tamago again. Kept beside the cache, private to this user.
+BUILD_CACHE_KEY = BUILD_CACHE.parent / "gxc-test-builds.key"
+
+
+def build_cache_key() -> str:
+    if not BUILD_CACHE_KEY.exists():
+        BUILD_CACHE_KEY.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(BUILD_CACHE_KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    return str(BUILD_CACHE_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +181,7 @@ def recipe_project(root: Path, patch: Path = TAMAGO_PATCH, sha: str = TAMAGO_SHA
 
 def flavor_env(home: Path, server: MirrorServer, trusted: Path) -> dict[str, str]:
     env = base_env(home, server)
-    env.update(GXC_BUILD_CACHE=str(BUILD_CACHE), GXC_TRUSTED_PATHS=str(trusted))
+    env.update(GXC_BUILD_CACHE=str(BUILD_CACHE), GXC_BUILD_CACHE_KEY=build_cache_key(), GXC_TRUSTED_PATHS=str(trusted))
     Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
     return env
 

@@ -29,6 +29,7 @@ from tests.conftest import (
     OLD,
     TAMAGO_PATCH,
     TAMAGO_SHA,
+    build_cache_key,
     flavor_env,
     gxc,
     recipe_project,
@@ -209,7 +210,7 @@ def test_sigint_during_make_bash_leaves_nothing_half_installed(flavor_mirror: Mi
 @pytest.mark.parametrize("how", ["--from-source", "fallback"])
 def test_a_plain_release_builds_from_its_source_archive(gxc_env: dict[str, str], mirror: MirrorServer,
                                                         tmp_path: Path, how: str) -> None:
-    env = dict(gxc_env, GXC_BUILD_CACHE=str(BUILD_CACHE))
+    env = dict(gxc_env, GXC_BUILD_CACHE=str(BUILD_CACHE), GXC_BUILD_CACHE_KEY=build_cache_key())
     args = ["install", NEW, "--from-source"]
     if how == "fallback":  # the index lists go1.22.10's source but no binary for this host
         releases = json.loads(mirror.state.body("index.json") or b"[]")

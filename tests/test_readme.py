@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILD_CACHE
+from tests.conftest import BUILD_CACHE, build_cache_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,7 @@ def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
         "HOME": str(home),
         "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")),  # the mirror, read only
         "GXC_BUILD_CACHE": str(BUILD_CACHE),  # the tamago build the flavor tests share
+        "GXC_BUILD_CACHE_KEY": build_cache_key(),
         "TMPDIR": str(tmp_path),
         "LANG": "C.UTF-8",  # no PYTHONPATH: scripts/demo has none, gxc comes from the venv's editable install
     }
