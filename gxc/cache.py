@@ -106,18 +106,27 @@ def _partial_is_idle(path: str) -> bool:
 
 def tracked_pins(extra_dirs: list[str] | None = None) -> list[tuple[str, VersionSpec]]:
     """Every version spec that any pin file (of every kind) in a tracked project directory names."""
-    from gxc import pins, pinwrite
+    directories = dict.fromkeys([*known_projects(), *(extra_dirs or [])])
+    return [(path, spec) for directory in directories for path, spec in _pins_in(directory)]
+
+
+def known_projects() -> list[str]:
+    """The project directories prune knows of: tracked by `gxc pin`, or holding a file the user trusts."""
+    from gxc import pinwrite, trust
+
+    trusted = [str(r["path"]) for r in trust.records() if r.get("status") == "current"]
+    return list(dict.fromkeys(os.path.dirname(p) for p in [*pinwrite.tracked(), *trusted]))
+
+
+def _pins_in(directory: str) -> list[tuple[str, VersionSpec]]:
+    from gxc import pins
     from gxc.errors import GxcError
 
-    directories = dict.fromkeys([*(os.path.dirname(p) for p in pinwrite.tracked()), *(extra_dirs or [])])
-    found: list[tuple[str, VersionSpec]] = []
-    for directory in directories:
-        try:
-            infos = pins.read_dir(directory)
-        except (GxcError, OSError):
-            continue
-        found += [(info.path, spec) for info in infos for spec in info.alternatives]
-    return found
+    try:
+        infos = pins.read_dir(directory)
+    except (GxcError, OSError):
+        return []
+    return [(info.path, spec) for info in infos for spec in info.alternatives]
 
 
 def kept_versions(keep: list[str], cwd: str) -> dict[Version, str]:

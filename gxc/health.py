@@ -194,7 +194,8 @@ def check_policy(cwd: str, path: str | None) -> list[Finding]:
     rules = policy.load(path)
     if rules is None:
         return []
-    return [Finding("policy", line, f"bring it within {rules.origin}") for line in policy.violations(rules, cwd)]
+    found = policy.violations(rules, resolve.select(cwd), cwd)
+    return [Finding("policy", line, f"bring it within {rules.origin}") for line in found]
 
 
 def diagnose(cwd: str) -> list[Finding]:

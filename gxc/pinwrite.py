@@ -86,6 +86,8 @@ def _lock_matches(filename: str, spec: str) -> bool:
     from gxc.errors import GxcError
 
     name = filename.partition("@v0.0.1-")[2] if filename.startswith("golang.org/toolchain@") else filename
+    if " " in name:  # an input of a source build: `tamago@1.25.5 patch tamago.patch`
+        name = "go" + name.partition(" ")[0].partition("@")[2] + "."
     parts = name.removeprefix("go").split(".")
     version = ".".join(next((parts[:i] for i, p in enumerate(parts) if "-" in p), parts))
     try:
@@ -159,6 +161,36 @@ def lock_entries(spec: VersionSpec, hosts: list[str]) -> tuple[Version, dict[str
         archive = release.archive_for(goos, "armv6l" if goarch == "arm" else goarch)
         entries[archive.filename] = archive.sha256
     return release.version, entries
+
+
+def flavor_lock_entries(version: Version, targets: list[str], project_file: str) -> dict[str, str]:
+    """What a source-built flavor of `version` is made of, for each flavored port in `targets`.
+
+    The release's source archive (sha256 from the index), each patch of the recipe and the fork's
+    commit: `gxc verify-artifact` accepts a flavor's artifact only when all of them match.
+    """
+    from gxc import config, flavors, index, pins, platforms, store
+    from gxc.versions import Flavored
+
+    project = pins.read_project(project_file) if os.path.isfile(project_file) else None
+    registry = platforms.registry_for(None, None, project)
+    wanted = sorted({port.flavor for port in map(registry.get, targets) if port.flavor})
+    if not wanted:
+        return {}
+    release = store.pick_release(VersionSpec.parse(str(version)), index.load_releases(config.load().sources.index_url))
+    entries = {f.filename: f.sha256 for f in release.files if f.kind == "source"}
+    for flavor in wanted:
+        recipe = flavors.recipe(Flavored(flavor, version), project)
+        entries.update({source_lock_key(recipe.toolchain, "patch", os.path.basename(p.location)): p.sha256
+                        for p in recipe.patches})
+        if recipe.git:
+            entries[source_lock_key(recipe.toolchain, "fork", f"{recipe.git.url}@{recipe.git.ref}")] = recipe.git.commit
+    return entries
+
+
+def source_lock_key(toolchain: object, kind: str, name: str) -> str:
+    """The [lock] key of one input of a source build: `tamago@1.25.5 patch tamago.patch`."""
+    return f"{toolchain} {kind} {name}"
 
 
 def _host(text: str) -> tuple[str, str]:

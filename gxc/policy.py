@@ -22,12 +22,15 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gxc import config, paths
 from gxc.errors import GxcError, UsageError, public_path, shown
 from gxc.fsutil import atomic_write
 from gxc.versions import Version, VersionSpec
+
+if TYPE_CHECKING:
+    from gxc.resolve import Selection
 
 SCHEMA: dict[str, Any] = {"go": list, "require_lock": bool, "ports": list, "cgo": bool, "hardening": str,
                           "flavors": list, "max_patch_lag_days": int}
@@ -152,14 +155,12 @@ def _port_rules(rules: dict[str, Any], ports: list[Any]) -> list[str]:
     return found
 
 
-def violations(policy: Policy, cwd: str, port_names: list[str] | None = None, offline: bool = False) -> list[str]:
-    """One line per breach by the toolchain selected in `cwd` and the ports it builds (given, else pinned)."""
+def violations(policy: Policy, selection: Selection, cwd: str, port_names: list[str] | None = None,
+               offline: bool = False) -> list[str]:
+    """One line per breach by the toolchain `selection` builds with and the ports it builds (given, else pinned)."""
     from gxc import platforms, resolve
 
-    selection = resolve.select(cwd)
-    spec = selection.spec
-    version = spec.best(resolve.installed_versions()) if spec else None
-    version = version or (spec.version if spec else None)
+    version = resolve.chosen_version(selection)
     if version is None:
         return [f"no Go version is selected in {cwd} to check against the policy"]
     rules = policy.rules

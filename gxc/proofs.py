@@ -47,12 +47,12 @@ def archive_proof(filename: str, index_sha256: str, index_url: str, locks: dict[
     if lock is not None and lock.sha256 != index_sha256:
         raise LockDisagrees(filename, lock, index_sha256, f"the release index ({index_url})")
     also = f", and locked in {lock.source}" if lock else ""
-    return Proof(index_sha256, f"sha256 the release index ({index_url}){also}")
+    return Proof(index_sha256, f"the release index ({index_url}){also}")
 
 
 def _unreachable(error: NetworkError) -> bool:
     """The database could not answer at all (down, cut, offline), as opposed to answering no."""
-    return error.status is None or error.status >= 500
+    return not error.status or error.status >= 500  # 0: no answer at all, or retries of 5xx gave up
 
 
 def module_proof(key: str, locks: dict[str, Lock], sumdb_setting: str | None, skip_sumdb: bool,

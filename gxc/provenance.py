@@ -300,26 +300,52 @@ def check_subject(document: dict[str, Any], artifact: str) -> str:
 
 
 def check_lock(document: dict[str, Any], locks: dict[str, str], lock_file: str) -> str:
-    """The toolchain in the provenance must be one the project's [lock] allows; returns why it is."""
+    """The toolchain in the provenance must be one the project's [lock] allows; returns why it is.
+
+    A release (archive or module zip) must match its lock entry. A source build must match on every
+    input: the source archive, each patch and the fork's commit (`gxc pin --lock -t PORT` writes them
+    for a flavored port); a release's binary archive says nothing about a tree built from source.
+    """
     if not locks:
         raise GxcError("the project has no [lock] to check the artifact's toolchain against",
                        "run `gxc pin --lock` in the project, or verify inside the project that built it")
-    entries = [toolchain_entry(document)]
-    if entries[0].get("annotations", {}).get("kind") == "source-build":
-        deps = document["predicate"]["buildDefinition"]["resolvedDependencies"]
-        entries = [d for d in deps[1:] if d.get("name", "").endswith(" source")]  # a flavor: its release source
-    for entry in entries:
-        filename = str(entry.get("annotations", {}).get("filename", ""))
-        digest = entry.get("digest", {})
-        claimed = str(digest.get("dirHash") or digest.get("sha256") or "")
-        locked = locks.get(filename)
-        release = filename.removesuffix(".src.tar.gz") + "."
-        if locked is None and filename.endswith(".src.tar.gz") and any(f.startswith(release) for f in locks):
-            continue  # a flavor of a locked release: its source is the release's, its patches are the recipe's
+    toolchain = toolchain_entry(document)
+    name = str(toolchain.get("name", ""))
+    if toolchain.get("annotations", {}).get("kind") == "source-build":
+        wanted = _source_build_inputs(document, name)
+    else:
+        digest = toolchain.get("digest", {})
+        wanted = [(str(toolchain.get("annotations", {}).get("filename", "")),
+                   str(digest.get("dirHash") or digest.get("sha256") or ""), name)]
+    if not wanted:
+        raise GxcError(f"the provenance of the artifact names no input of {name} to compare with the [lock]",
+                       "rebuild it with gxc, which records them")
+    for key, claimed, what in wanted:
+        locked = locks.get(key)
         if locked is None:
-            raise GxcError(f"the artifact was built with {entry.get('name')} ({filename}), which the [lock] of "
-                           f"{public_path(lock_file)} does not list", "build with a locked toolchain")
+            raise GxcError(f"the artifact was built with {what} ({key}), which the [lock] of "
+                           f"{public_path(lock_file)} does not list",
+                           "build with a locked toolchain (`gxc pin --lock -t PORT` locks a flavor's inputs)")
         if locked != claimed:
-            raise GxcError(f"the artifact was built with {filename} {claimed}, the [lock] of "
+            raise GxcError(f"the artifact was built with {key} {claimed}, the [lock] of "
                            f"{public_path(lock_file)} allows {locked}", "build with the locked toolchain")
-    return f"{toolchain_entry(document).get('name')} is locked in {public_path(lock_file)}"
+    return f"{name} is locked in {public_path(lock_file)}"
+
+
+def _source_build_inputs(document: dict[str, Any], ident: str) -> list[tuple[str, str, str]]:
+    """(lock key, digest, what) for the source archive, each patch and the fork of a source build."""
+    from gxc.pinwrite import source_lock_key
+
+    found = []
+    for dep in document["predicate"]["buildDefinition"]["resolvedDependencies"][1:]:
+        dep_name, digest = str(dep.get("name", "")), dep.get("digest", {})
+        if dep_name.endswith(" source"):
+            found.append((str(dep.get("annotations", {}).get("filename", "")), str(digest.get("sha256", "")),
+                          dep_name))
+        elif dep_name == "patch":
+            found.append((source_lock_key(ident, "patch", os.path.basename(str(dep.get("uri", "")))),
+                          str(digest.get("sha256", "")), "a patch"))
+        elif dep_name == "fork":
+            found.append((source_lock_key(ident, "fork", str(dep.get("uri", "")).removeprefix("git+")),
+                          str(digest.get("gitCommit", "")), "a fork"))
+    return found

@@ -162,6 +162,19 @@ def _newest_for_minimum(selection: Selection, installed: list[Version], why: str
     return Resolved(max(candidates), reason, selection)
 
 
+def chosen_version(selection: Selection) -> Version | None:
+    """The version a build in this selection uses: what `resolve` picks, else the exact pin or go.mod minimum.
+
+    The policy asks this, so what it checks is what builds (`-T`, GXC_TOOLCHAIN, alternatives and
+    go.mod minimums included), installed or not yet.
+    """
+    try:
+        return resolve(selection).version
+    except (ToolchainNotInstalled, NoToolchainSelected, UsageError):
+        spec = selection.spec
+        return (spec.version if spec is not None else None) or selection.minimum
+
+
 def resolve(selection: Selection, installed: list[Version] | None = None) -> Resolved:
     installed = installed_versions() if installed is None else installed
     if selection.system:

@@ -366,7 +366,7 @@ class SourceBuilder:
             "build_seconds": round(seconds, 1),
             "from_build_cache": how != "built",
             "index_url": self.config.sources.index_url,
-            "source_kind": "user",
+            "chosen_by": f"project {self.config.sources.project}" if self.config.sources.project else "user",
             "filename": os.path.basename(archive),
             "sha256": sha256_file(archive) if os.path.exists(archive) else "",
             "size": sum(os.lstat(os.path.join(root, p)).st_size for p in tree if not tree[p].startswith("symlink:")),

@@ -254,7 +254,7 @@ class _Installer:
             "url": self.url,
             "index_url": self.config.sources.index_url,
             "source_mismatch_allowed": self.options.allow_source_mismatch and bool(self.config.sources.project),
-            "proved_by": self.authority,
+            "proved_by": f"sha256 {self.authority}",
             "sha256": self.expected,
             "archive_size": self.archive.size,
         }
@@ -525,7 +525,14 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
     if config.sources.goproxy:
         with _disk_errors():
             return _install_from_proxy(spec, config, options, reporter)
-    releases = index.load_releases(config.sources.index_url, offline=options.offline)
+    authority: str | None = None
+    try:
+        releases = index.load_releases(config.sources.index_url, offline=options.offline)
+    except NetworkError:
+        known = _release_from_receipt(spec, config) if options.offline else None
+        if known is None:
+            raise
+        releases, authority = [known[0]], known[1]
     release = pick_release(spec, releases)
     version = str(release.version)
     if not options.force and is_installed(release.version):
@@ -536,7 +543,31 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
     with _disk_errors(), version_lock(version):
         if not options.force and is_installed(release.version):
             return Outcome(release.version, "already installed", paths.toolchain_dir(version))
-        return _Installer(release, archive, config, options, reporter).run()
+        installer = _Installer(release, archive, config, options, reporter)
+        if authority:
+            installer.authority = authority
+        return installer.run()
+
+
+def _release_from_receipt(spec: VersionSpec, config: Config) -> tuple[Release, str] | None:
+    """Offline with no cached index: an installed exact version's receipt knows its archive.
+
+    Only a receipt of a release archive from the same index qualifies (its sha256 was proven by that
+    index when it was installed); a source build, a module zip or another source's install does not.
+    """
+    if spec.kind != "exact" or spec.version is None:
+        return None
+    receipt = read_receipt(spec.version)
+    if (not receipt or "sha256" not in receipt or "filename" not in receipt or "h1" in receipt
+            or receipt.get("kind") == "source-build"
+            or receipt.get("index_url") != config.sources.index_url):
+        return None
+    goos, goarch = index.host_platform()
+    archive = ReleaseFile(str(receipt["filename"]), goos, goarch, str(receipt["sha256"]),
+                          int(receipt.get("archive_size", 0)), "archive")
+    proved = str(receipt.get("proved_by", "")).removeprefix("sha256 ")
+    return (Release(spec.version, True, (archive,)),
+            f"the receipt of go{spec.version} (the index is not cached; proven at install by {proved})")
 
 
 @contextlib.contextmanager
@@ -651,7 +682,16 @@ def _drifted_objects(receipt: dict[str, Any], root: str, modified: list[str]) ->
 def source_of(version: Version | Flavored) -> str:
     """"user", or "project <path>" for a toolchain a project's [source] chose."""
     receipt = read_receipt(version) or {}
+    if receipt.get("kind") == "source-build":  # its "source" is the source archive it was built from
+        return str(receipt.get("chosen_by", "user"))
     return str(receipt.get("source", "user"))
+
+
+def built_from(version: Version | Flavored) -> str:
+    """The source archive a source build was made from ("" for an installed release archive)."""
+    receipt = read_receipt(version) or {}
+    source = receipt.get("source") if receipt.get("kind") == "source-build" else None
+    return str(source.get("filename", "")) if isinstance(source, dict) else ""
 
 
 def installed_size(version: Version | Flavored) -> int:

@@ -116,8 +116,16 @@ class Verdict:
         self.trusted, self.reason = trusted, reason
 
 
+def linked_elsewhere(path: str) -> bool:
+    """A pin file that is a link into another directory: its relative paths (GOENV = "go.env", a
+    patch) would resolve beside the link, among files its trust never covered."""
+    return os.path.dirname(canonical(path)) != canonical(os.path.dirname(os.path.abspath(path)))
+
+
 def verdict(path: str, data: bytes) -> Verdict:
     real = canonical(path)
+    if linked_elsewhere(path):
+        return Verdict(False, f"not trusted (a link to {real}, outside its own directory; copy the file instead)")
     if os.path.isfile(deny_record(real)):
         return Verdict(False, "untrusted with `gxc untrust`")
     record = allow_record(real, data)

@@ -8,7 +8,6 @@ Range header and the bytes actually sent, so tests can assert on what was fetche
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 @dataclass
 class Fault:
-    kind: str  # "status", "drop_after", "stall", "corrupt", "short_length"
+    kind: str  # "status", "drop_after", "stall", "corrupt", "short_length", "trickle", "huge_length"
     status: int = 500
     after: int = 0  # bytes sent before a drop or stall
     seconds: float = 0.0
@@ -125,8 +124,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "corrupt":
             data = data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:]
         body = memoryview(data)[start:]
+        if fault and fault.kind == "trickle":  # one byte every `seconds`: alive, but never done in time
+            self._trickle(name, body, fault.seconds)
+            return
         self.send_response(status)
         length = len(body) - 1000 if fault and fault.kind == "short_length" else len(body)
+        if fault and fault.kind == "huge_length":
+            length = fault.after  # declares `after` bytes, whatever the body
         self.send_header("Content-Length", str(length))
         self.send_header("ETag", etag)
         self.send_header("Accept-Ranges", "bytes")
@@ -151,15 +155,30 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+    def _trickle(self, name: str, body: memoryview, seconds: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        record = self._record(name, 200, 0)
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                record.sent += 1
+                time.sleep(seconds)
+        except OSError:
+            pass
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: MirrorState
 
 
 class MirrorServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int = 0) -> None:
         self.state = MirrorState(root)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.state = self.state
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -189,16 +208,18 @@ class MirrorServer:
         self._server.server_close()
 
 
-def serve_forever(root: str, port_file: str, sumdb_file: str = "") -> None:
-    """Run a server in the foreground (for the demo and benchmarks); write its URL to port_file.
-
-    With sumdb_file, also serve the test checksum database and write its GOSUMDB value there first.
+def serve_forever(root: str, port: int = 0, url_file: str = "", sumdb_file: str = "") -> None:
+    """Run a server in the foreground (for the demo, benchmarks and by hand); print its URL, and write
+    it to url_file when given. With sumdb_file, also serve the test checksum database and write its
+    GOSUMDB value there first.
     """
-    server = MirrorServer(Path(root)).start()
+    server = MirrorServer(Path(root), port).start()
     if sumdb_file:
         server.serve_sumdb()
         Path(sumdb_file).write_text(server.gosumdb())
-    Path(port_file).write_text(server.url)
+    if url_file:
+        Path(url_file).write_text(server.url)
+    print(server.url, flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -206,9 +227,20 @@ def serve_forever(root: str, port_file: str, sumdb_file: str = "") -> None:
         server.stop()
 
 
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve a go.dev-format mirror (and GOPROXY layout) on 127.0.0.1.")
+    parser.add_argument("root", help="the mirror directory (index.json and archives, or a proxy layout)")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on (default: any free port)")
+    parser.add_argument("--url-file", default="", help="write the server's URL to this file")
+    parser.add_argument("--sumdb-file", default="", help="also serve the test checksum database; write GOSUMDB here")
+    args = parser.parse_args(argv)
+    serve_forever(args.root, args.port, args.url_file, args.sumdb_file)
+
+
 if __name__ == "__main__":
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: `tests` is importable
-
-    serve_forever(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else os.devnull, sys.argv[3] if len(sys.argv) > 3 else "")
+    main()

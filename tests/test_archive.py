@@ -55,6 +55,11 @@ HOSTILE = [
      'refusing archive member "go/here/evil": written through a link'),
     ([link_member("go/passwd", f"{CANARY}/secret", hard=True)],
      f'refusing archive member "go/passwd": hard link to "{CANARY}/secret", outside the toolchain root'),
+    # chained links: each passes a lexical check alone, together they leave the root (either order)
+    ([link_member("go/a/up", ".."), link_member("go/a/esc", "up/../.."), file_member("go/a/esc/canary/evil")],
+     'refusing archive member "go/a/esc": link target "up/../.." escapes the toolchain root through a link'),
+    ([link_member("go/a/esc", "up/../.."), link_member("go/a/up", ".."), file_member("go/a/esc/canary/evil")],
+     'refusing archive member "go/a/up": link target "up/../.." escapes the toolchain root through a link'),
     ([link_member("go/x", "go/missing", hard=True)],
      'refusing archive member "go/x": hard link to "go/missing", which is not a file extracted before it'),
 ]

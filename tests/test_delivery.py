@@ -268,18 +268,27 @@ def test_check_hardening_fails_an_artifact_that_lacks_what_its_level_promises(en
     assert f"{module / 'toolchains.toml'}:" in proc.stderr
 
 
-def test_a_flavor_artifact_is_allowed_by_a_lock_of_its_release_or_of_its_source() -> None:
+def test_a_flavor_artifact_is_allowed_only_by_a_lock_of_every_input_it_was_built_from() -> None:
     from gxc import provenance
     from gxc.errors import GxcError
 
     statement = {"predicate": {"buildDefinition": {"resolvedDependencies": [
         {"name": "tamago@1.25.5", "annotations": {"kind": "source-build", "filename": "go1.25.5.src.tar.gz"}},
         {"name": "go1.25.5 source", "digest": {"sha256": "a" * 64}, "annotations": {"filename": "go1.25.5.src.tar.gz"}},
+        {"name": "patch", "uri": "/fixtures/tamago.patch", "digest": {"sha256": "d" * 64}},
+        {"name": "fork", "uri": "git+https://example.invalid/tamago-go@v1", "digest": {"gitCommit": "e" * 40}},
     ]}}}
-    assert provenance.check_lock(statement, {"go1.25.5.linux-amd64.tar.gz": "b" * 64}, "/p/toolchains.toml") == \
-        "tamago@1.25.5 is locked in /p/toolchains.toml"
-    assert provenance.check_lock(statement, {"go1.25.5.src.tar.gz": "a" * 64}, "/p/toolchains.toml")
-    for locks, why in (({"go1.25.5.src.tar.gz": "c" * 64}, "allows " + "c" * 64),
+    every = {"go1.25.5.src.tar.gz": "a" * 64, "tamago@1.25.5 patch tamago.patch": "d" * 64,
+             "tamago@1.25.5 fork https://example.invalid/tamago-go@v1": "e" * 40}
+    assert provenance.check_lock(statement, every, "/p/toolchains.toml") == "tamago@1.25.5 is locked in /p/toolchains.toml"
+    for locks, why in (({"go1.25.5.linux-amd64.tar.gz": "b" * 64}, "does not list"),  # the release's binary: no
+                       ({**every, "go1.25.5.src.tar.gz": "c" * 64}, "allows " + "c" * 64),
+                       ({k: v for k, v in every.items() if "patch" not in k}, r"a patch \(tamago@1.25.5 patch"),
+                       ({**every, "tamago@1.25.5 fork https://example.invalid/tamago-go@v1": "f" * 40}, "allows f"),
                        ({"go1.25.0.linux-amd64.tar.gz": "b" * 64}, "does not list")):
         with pytest.raises(GxcError, match=why):
             provenance.check_lock(statement, locks, "/p/toolchains.toml")
+    bare = {"predicate": {"buildDefinition": {"resolvedDependencies": statement["predicate"]["buildDefinition"][
+        "resolvedDependencies"][:1]}}}
+    with pytest.raises(GxcError, match="names no input"):  # nothing compared is never ok
+        provenance.check_lock(bare, every, "/p/toolchains.toml")

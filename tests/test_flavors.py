@@ -232,3 +232,23 @@ def test_a_plain_release_builds_from_its_source_archive(gxc_env: dict[str, str],
                              capture_output=True, text=True, check=True).stdout
     assert version == f"go version go{NEW} linux/amd64\n"
     assert gxc(env, "verify", NEW).stdout == f"go{NEW}: ok\n"
+    # what gxc says about it afterwards is true: built from the user's own index, not a project's [source]
+    listed = gxc(env, "list").stdout
+    assert f"(built from go{NEW}.src.tar.gz)" in listed and "{" not in listed and "[source]" not in listed
+    rows = json.loads(gxc(env, "list", "--json").stdout)["installed"]
+    assert [(r["source"], r["built_from"]) for r in rows if r["version"] == NEW] == [("user", f"go{NEW}.src.tar.gz")]
+    assert "not from your own index" not in gxc(env, "doctor", check=False).stdout
+    assert gxc(env, "verify", "--against-index", NEW).stdout == f"go{NEW}: ok\n"
+
+
+def test_pin_lock_for_a_flavored_port_locks_every_input_of_its_build(flavor_mirror: MirrorServer,
+                                                                     tmp_path: Path) -> None:
+    project = recipe_project(tmp_path / "project")
+    env = flavor_env(tmp_path, flavor_mirror, project)
+    out = gxc(env, "pin", "--lock", BASE, "-t", "riscv64-unknown-elf", cwd=project).stdout
+    source_sha = hashlib.sha256(flavor_mirror.state.body(f"go{BASE}.src.tar.gz") or b"").hexdigest()
+    assert f"locked go{BASE}.src.tar.gz sha256 {source_sha}\n" in out
+    assert f"locked tamago@{BASE} patch {TAMAGO_PATCH.name} sha256 {TAMAGO_SHA}\n" in out
+    text = (project / "toolchains.toml").read_text()
+    assert f'"tamago@{BASE} patch {TAMAGO_PATCH.name}" = "{TAMAGO_SHA}"' in text
+    assert "[flavors.tamago.versions." in text  # the recipe stays

@@ -90,7 +90,7 @@ def test_a_toolchain_from_the_proxy_is_the_tree_of_the_release_archive(
     zip_receipt = json.loads((Path(env["GXC_HOME"]) / "receipts" / f"go{NEW}.json").read_text())
     tar_receipt = json.loads((Path(installed_home["GXC_HOME"]) / "receipts" / f"go{NEW}.json").read_text())
     assert zip_receipt["manifest"] == tar_receipt["manifest"]  # and the same bytes, file by file
-    assert zip_receipt["proved_by"].startswith("h1 checksum database sum.gxc.test (tree of size 3)")
+    assert zip_receipt["proved_by"].startswith("h1 the checksum database sum.gxc.test (tree of size 3)")
     assert zip_receipt["h1"] == (proxy.state.root / f"{MODULE}/@v/{module_version(NEW)}.ziphash").read_text().strip()
 
     src = tmp_path / "hello"
@@ -119,11 +119,11 @@ def test_list_lock_verify_repair_and_offline_through_the_proxy(proxy: MirrorServ
     assert f"locked {key} {h1}" in locked.stdout
     assert f'"{key}" = "{h1}"' in (project / "toolchains.toml").read_text()
 
-    asked = len(proxy.state.log)
     gxc(env, "install", cwd=project)
     receipt = json.loads((Path(env["GXC_HOME"]) / "receipts" / f"go{OLD}.json").read_text())
-    assert receipt["proved_by"] == f"h1 locked in {project / 'toolchains.toml'}"
-    assert not any(r.path.startswith("sumdb/") for r in proxy.state.log[asked:])  # the lock alone proved it
+    # the user's checksum database proves it; the lock (untrusted here) only had to agree
+    assert receipt["proved_by"] == (f"h1 the checksum database sum.gxc.test (tree of size 3), "
+                                    f"and locked in {project / 'toolchains.toml'}")
 
     gofmt = Path(env["GXC_HOME"]) / "toolchains" / f"go{OLD}" / "src" / "fmt" / "print.go"
     gofmt.write_text("tampered\n")
@@ -218,7 +218,9 @@ def test_a_lock_that_disagrees_with_the_checksum_database_is_refused(proxy: Mirr
     (project / "toolchains.toml").write_text(
         f'[toolchain]\ngo = "{NEW}"\n\n[lock]\n"{MODULE}@{module_version(NEW)}" = "{other}"\n')
     line = _refused(env, cwd=project)
-    assert f"locked in {project / 'toolchains.toml'}" in line
+    assert f"the [lock] of {project / 'toolchains.toml'} says {other}" in line
+    theirs = (proxy.state.root / f"{MODULE}/@v/{module_version(NEW)}.ziphash").read_text().strip()
+    assert f"the checksum database sum.gxc.test says {theirs}" in line
 
 
 def test_gosumdb_off_needs_the_explicit_flag(proxy: MirrorServer, tmp_path: Path) -> None:
@@ -334,3 +336,72 @@ def test_a_checksum_database_name_that_would_leave_its_directory_is_refused(prox
     env["GOSUMDB"] = f"{key_pair('../evil', 'any seed')[1]} {proxy.url}/sumdb/sum.gxc.test"
     assert 'the checksum database name "../evil" is not a plain name' in _refused(env, NEW)
     assert not (Path(env["GXC_HOME"]).parent / "evil").exists()
+
+
+def _dirhash_h1(files: dict[str, bytes]) -> str:
+    """Go's dirhash.Hash1 (golang.org/x/mod/sumdb/dirhash), written out here so the test does not trust gxc's."""
+    import base64
+    import hashlib
+
+    summary = "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
+    return "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
+
+
+def test_a_forged_zip_with_a_lock_that_vouches_for_it_is_refused_by_the_checksum_database(
+        proxy: MirrorServer, tmp_path: Path) -> None:
+    from tests.helpers import zip_bytes
+
+    prefix = f"{MODULE}@{module_version(NEW)}/"
+    files = {f"{prefix}bin/go": (b"#!/bin/sh\necho forged\n", 0o755), f"{prefix}bin/ls": (b"#!/bin/sh\n", 0o755),
+             f"{prefix}VERSION": (f"go{NEW}\n".encode(), 0o644)}
+    forged_h1 = _dirhash_h1({name: data for name, (data, _) in files.items()})
+    proxy.state.overrides[zip_name(NEW)] = zip_bytes(files)  # a hostile proxy
+    clone = tmp_path / "clone"  # and a hostile repository whose untrusted lock agrees with the proxy
+    clone.mkdir()
+    (clone / "toolchains.toml").write_text(
+        f'[toolchain]\ngo = "{NEW}"\n\n[lock]\n"{MODULE}@{module_version(NEW)}" = "{forged_h1}"\n')
+    env = proxy_env(tmp_path, proxy)
+    line = _refused(env, cwd=clone)
+    real_h1 = (proxy.state.root / f"{MODULE}/@v/{module_version(NEW)}.ziphash").read_text().strip()
+    assert f"says {forged_h1}, the checksum database sum.gxc.test says {real_h1}" in line
+    assert proxy.state.requests_for(zip_name(NEW)) == []  # refused before a byte of the zip was read
+    shims = Path(env["GXC_HOME"]) / "shims"
+    assert not (shims / "ls").exists()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_trusted_lock_stands_in_only_when_the_checksum_database_cannot_be_reached(
+        proxy: MirrorServer, tmp_path: Path, trusted: bool) -> None:
+    env = proxy_env(tmp_path, proxy)
+    project = tmp_path / "project"
+    project.mkdir()
+    gxc(env, "pin", "--lock", NEW, cwd=project)
+    key = f"{MODULE}@{module_version(NEW)}"
+    proxy.state.add_fault(f"sumdb/sum.gxc.test/lookup/{key}", Fault("status", status=503), times=50)
+    home = proxy_env(tmp_path, proxy, "fresh")  # no lookup verified before
+    if trusted:
+        home["GXC_TRUSTED_PATHS"] = str(project)
+        gxc(home, "install", cwd=project)
+        receipt = json.loads((Path(home["GXC_HOME"]) / "receipts" / f"go{NEW}.json").read_text())
+        assert receipt["proved_by"].startswith(f"h1 locked in {project / 'toolchains.toml'} (a file you trust): the "
+                                               "checksum database sum.gxc.test could not be reached")
+    else:
+        assert "HTTP 503" in _refused(home, cwd=project)
+
+
+def test_a_projects_gosumdb_is_for_the_go_command_never_for_what_proves_toolchains(
+        proxy: MirrorServer, tmp_path: Path) -> None:
+    from tests.test_shell_env import interactive
+
+    env = proxy_env(tmp_path, proxy)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "toolchains.toml").write_text(f'[toolchain]\ngo = "{OLD}"\n\n[env]\nGOSUMDB = "off"\n')
+    env.update(GXC_TRUSTED_PATHS=str(project), TERM="dumb")
+    gxc(env, "install", OLD)  # the project's toolchain, so the hook applies its [env]
+    proc = interactive("bash", tmp_path, env, [f"cd {project}", f'echo "$GOSUMDB" > {tmp_path / "seen"}',
+                                               f"{sys.executable} -m gxc install {NEW} > {tmp_path / 'out'} 2>&1"])
+    assert (tmp_path / "seen").read_text() == "off\n", proc.stderr  # the go command gets the project's choice
+    assert f"go{NEW} installed" in (tmp_path / "out").read_text()
+    receipt = json.loads((Path(env["GXC_HOME"]) / "receipts" / f"go{NEW}.json").read_text())
+    assert receipt["proved_by"].startswith("h1 the checksum database sum.gxc.test")  # gxc kept the user's

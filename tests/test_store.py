@@ -198,3 +198,40 @@ def test_a_file_system_that_refuses_hard_links_gets_copies(gxc_env: dict[str, st
     assert gxc(gxc_env, "verify", OLD).stdout == f"go{OLD}: ok\n"
     assert (home / "toolchains" / f"go{OLD}" / "bin" / "go").stat().st_nlink == 1
     assert [p for p in (home / "objects").rglob("*") if p.is_file()] == []
+
+
+def test_a_build_cache_entry_is_proven_only_by_the_users_record_or_key(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import hmac
+
+    from gxc import beneath, buildcache
+    from gxc.errors import GxcError
+
+    monkeypatch.setenv("GXC_HOME", str(tmp_path / "home"))
+    cache = tmp_path / "shared"
+    cache.mkdir(mode=0o755)
+    monkeypatch.setenv("GXC_BUILD_CACHE", str(cache))
+    monkeypatch.delenv("GXC_BUILD_CACHE_KEY", raising=False)
+    entry = cache / buildcache.archive_name("k1")
+    entry.write_bytes(b"forged tree")
+    forged = hashlib.sha256(b"forged tree").hexdigest()
+    (cache / f"{entry.name}.sha256").write_text(forged)  # what the old cache believed
+    root = buildcache.checked_root()
+    assert buildcache.proven_sha256(root, "k1") is None
+    key = tmp_path / "fleet.key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o600)
+    monkeypatch.setenv("GXC_BUILD_CACHE_KEY", str(key))
+    (cache / f"{entry.name}.hmac").write_text(f"{forged} {hmac.new(b'other' * 8, b'x', 'sha256').hexdigest()}\n")
+    assert buildcache.proven_sha256(root, "k1") is None  # a MAC under someone else's key
+    buildcache.remember(beneath.Root(str(cache)), "k2", "a" * 64)
+    assert buildcache.proven_sha256(root, "k2") == "a" * 64
+    (tmp_path / "home" / "state" / "builds" / "k2.json").unlink()  # another machine: the key alone vouches
+    assert buildcache.proven_sha256(root, "k2") == "a" * 64
+    key.chmod(0o644)
+    with pytest.raises(GxcError, match="readable or owned by someone else"):
+        buildcache.proven_sha256(root, "k2")
+    cache.chmod(0o777)
+    with pytest.raises(GxcError, match="writable by every user"):
+        buildcache.checked_root()

@@ -51,9 +51,9 @@ def test_lock_refuses_archive_even_when_index_and_mirror_agree_on_it(gxc_env: di
     proc = gxc(gxc_env, "install", cwd=app, check=False)
     assert proc.returncode == 1
     assert proc.stderr == (
-        f"gxc: error: checksum mismatch for {archive_name(OLD)}: expected sha256 {real_sha} (locked in "
-        f"{app}/toolchains.toml; the release index disagrees), got {hashlib.sha256(evil).hexdigest()} "
-        "(hint: the download was deleted; retry, and if it persists the mirror serves a bad archive)\n")
+        f"gxc: error: {archive_name(OLD)}: the [lock] of {app}/toolchains.toml says {real_sha}, the release index "
+        f"({mirror.url}/index.json) says {hashlib.sha256(evil).hexdigest()} (hint: nothing was installed; a lock "
+        "can refuse a toolchain but never redefine it (update it with `gxc pin --lock` if your source is right))\n")
     assert listed(gxc_env) == []
     assert mirror.state.requests_for(archive_name(OLD)) == []
 
@@ -66,7 +66,7 @@ def test_lock_refuses_a_mirror_that_serves_other_bytes(gxc_env: dict[str, str], 
     mirror.state.add_fault(archive_name(OLD), Fault("corrupt"))
     proc = gxc(gxc_env, "install", cwd=app, check=False)
     assert proc.returncode == 1
-    assert f"(locked in {app}/toolchains.toml), got " in proc.stderr
+    assert f"(the release index ({mirror.url}/index.json), and locked in {app}/toolchains.toml), got " in proc.stderr
     assert listed(gxc_env) == []
 
 

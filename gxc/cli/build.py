@@ -58,12 +58,19 @@ def _display(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def _toolchain(args: argparse.Namespace) -> Any:
+def _selection(args: argparse.Namespace) -> Any:
+    """The one selection a command's policy check, build and provenance share (`-T`, GXC_TOOLCHAIN, pins)."""
+    from gxc import resolve
+
+    return resolve.select(os.getcwd(), args.toolchain)
+
+
+def _toolchain(args: argparse.Namespace, selection: Any = None) -> Any:
     """The selected release; for ports that all build with a flavor, the release itself need not be installed."""
     from gxc import platforms, resolve
     from gxc.errors import ToolchainNotInstalled
 
-    selection = resolve.select(os.getcwd(), args.toolchain)
+    selection = selection or _selection(args)
     try:
         return resolve.resolve(selection)
     except ToolchainNotInstalled:
@@ -85,8 +92,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from gxc.errors import GxcError
     from gxc.fsutil import sha256_file
 
-    check_policy(args.policy, list(args.target))  # before anything is resolved, installed or built
-    toolchain = _toolchain(args)
+    selection = _selection(args)
+    check_policy(args.policy, selection, list(args.target))  # before anything is resolved, installed or built
+    toolchain = _toolchain(args, selection)
     reproducible = args.reproducible or args.check_reproducible
     key = signing_key(args.sign)  # a key that cannot be used stops the build before it starts
     ts = build.targets(toolchain, args.target, reproducible)
@@ -160,13 +168,13 @@ def _provenance_inputs(ts: list[Any]) -> Any:
     return thread
 
 
-def check_policy(path: str | None, ports: list[str]) -> None:
+def check_policy(path: str | None, selection: Any, ports: list[str]) -> None:
     """A build that breaks the policy writes nothing: one line per violation, then exit 1."""
     from gxc import policy
 
     rules = policy.load(path)
     if rules:
-        fail_with_lines(policy.violations(rules, os.getcwd(), ports), "policy: ",
+        fail_with_lines(policy.violations(rules, selection, os.getcwd(), ports), "policy: ",
                         f"nothing was built; bring the project within {rules.origin}")
 
 

@@ -66,9 +66,17 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from gxc.paths import dir_name
 
     kept = cache.kept_versions(args.keep, os.getcwd())
-    # a flavor's build stays while its release does: a project pinned to go1.25.5 builds its tamago ports with it
-    flavors_kept = {f: f"the {f.flavor} build of kept go{f.version}" for f in store.installed_flavors()
-                    if f.version in kept}
+    print(f"projects known: {', '.join(cache.known_projects()) or 'none (`gxc pin` and `gxc trust` add them)'}")
+    # a flavor's build stays while its release is kept or pinned: a project pinned to go1.25.5 builds its
+    # tamago ports with it, whether or not go1.25.5 itself is installed
+    pinned = cache.tracked_pins(extra_dirs=[os.getcwd()])
+    flavors_kept: dict[Any, str] = {}
+    for f in store.installed_flavors():
+        pinned_by = next((path for path, spec in pinned if spec.best([f.version]) is not None), None)
+        if f.version in kept:
+            flavors_kept[f] = f"the {f.flavor} build of kept go{f.version}"
+        elif pinned_by:
+            flavors_kept[f] = f"the {f.flavor} build of go{f.version}, pinned by {pinned_by}"
     doomed: list[Any] = [v for v in store.installed_versions() if v not in kept]
     doomed += [f for f in store.installed_flavors() if f not in flavors_kept]
     for name, why in [*((dir_name(str(v)), w) for v, w in sorted(kept.items())),

@@ -69,6 +69,12 @@ def _index_disagreement(version: Any) -> list[str]:
     if receipt.get("h1"):
         return _sumdb_disagreement(receipt)
     filename, sha = str(receipt.get("filename", "")), str(receipt.get("sha256", ""))
+    source = receipt.get("source")
+    if receipt.get("kind") == "source-build" and isinstance(source, dict):  # the source archive it was built from
+        from gxc.versions import Version
+
+        filename, sha, version = str(source.get("filename", "")), str(source.get("sha256", "")), \
+            Version.parse(str(receipt.get("base", "")))
     theirs = store.user_index_sha256(version, filename, config.user_sources().index_url, offline=False)
     if theirs is None:
         return [f"your index does not list {filename}"]

@@ -158,7 +158,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     names: list[Version | Flavored] = [*reversed(store.installed_versions()), *store.installed_flavors()]
     rows: list[dict[str, Any]] = [
         {"version": str(v), "size": store.installed_size(v), "default": str(v) == default,
-         "path": paths.toolchain_dir(str(v)), "source": store.source_of(v)}
+         "path": paths.toolchain_dir(str(v)), "source": store.source_of(v), "built_from": store.built_from(v)}
         for v in names
     ]
     if args.json:
@@ -169,8 +169,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         mark = "  (default)" if row["default"] else ""
         origin = f"  (from the [source] of {row['source'].removeprefix('project ')})" if row["source"] != "user" else ""
+        built = f"  (built from {row['built_from']})" if row["built_from"] else ""
         name = row["version"] if "@" in row["version"] else f"go{row['version']}"
-        print(f"{name:<14} {_human(row['size']):>8}{mark}{origin}")
+        print(f"{name:<14} {_human(row['size']):>8}{mark}{built}{origin}")
     return 0
 
 

@@ -50,6 +50,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     locks: dict[str, str] = {}
     if args.lock:  # a lock names one archive, so the pin becomes that exact version
         version, locks = pinwrite.lock_entries(spec, args.host)
+        locks.update(pinwrite.flavor_lock_entries(version, args.target, path))
         spec = VersionSpec.parse(str(version))
     else:
         _check_or_warn(lambda: pinwrite.check_published(spec), args.force)

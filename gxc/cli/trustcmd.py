@@ -43,6 +43,7 @@ def project_file(path: str | None) -> str:
 
 def cmd_trust(args: argparse.Namespace) -> int:
     from gxc import pins, trust
+    from gxc.errors import UsageError
 
     if args.show or args.prune:
         return _show_or_prune(args)
@@ -50,6 +51,9 @@ def cmd_trust(args: argparse.Namespace) -> int:
     with open(path, "rb") as f:
         data = f.read()
     pins.read_project(path)  # a file that does not parse is not worth trusting: say why first
+    if trust.linked_elsewhere(path):
+        raise UsageError(f"{path} is a link to {trust.canonical(path)}, outside its own directory",
+                         "trust the file where it is, or copy it here: its relative paths resolve beside the link")
     changes = trust.changes_since_approval(path, data)
     if changes:
         print(f"changes since you last trusted {path}:")
