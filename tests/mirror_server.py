@@ -70,6 +70,15 @@ class MirrorState:
         return [r for r in self.log if r.path == name]
 
 
+def _declared_length(fault: Fault | None, size: int) -> int:
+    """The Content-Length sent: short_length declares 1000 bytes fewer, huge_length declares `after` bytes."""
+    if fault and fault.kind == "short_length":
+        return size - 1000
+    if fault and fault.kind == "huge_length":
+        return fault.after
+    return size
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -128,9 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._trickle(name, body, fault.seconds)
             return
         self.send_response(status)
-        length = len(body) - 1000 if fault and fault.kind == "short_length" else len(body)
-        if fault and fault.kind == "huge_length":
-            length = fault.after  # declares `after` bytes, whatever the body
+        length = _declared_length(fault, len(body))
         self.send_header("Content-Length", str(length))
         self.send_header("ETag", etag)
         self.send_header("Accept-Ranges", "bytes")
