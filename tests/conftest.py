@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,10 @@ from tests.mirror_server import MirrorServer
 # Two cores shared by xdist workers, make.bash and qemu: no per-example deadline, no "too slow" verdicts.
 settings.register_profile("gxc", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("gxc")
+
+# A suite started in the background (`nohup ... &`) inherits SIGINT ignored, and so would every gxc it
+# starts: the Ctrl-C tests need the default. A Python handler here is reset to the default in children.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD, NEW, NEWEST = "1.21.13", "1.22.10", "1.24.11"

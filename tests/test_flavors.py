@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -185,8 +186,9 @@ def test_unknown_flavor_and_missing_recipe_are_one_line(tamago_home: dict[str, s
 
 def test_sigint_during_make_bash_leaves_nothing_half_installed(flavor_mirror: MirrorServer, tmp_path: Path,
                                                               tamago_home: dict[str, str]) -> None:
+    # a recipe of its own every run: a build an earlier run failed to interrupt is cached, and would not start
     patch, sha = write_patch(tmp_path / "comment.patch", flavor_mirror, "src/cmd/dist/README",
-                             "This program, dist, is the bootstrapping tool for the Go distribution (patched).")
+                             f"This program, dist, is the bootstrapping tool for the Go distribution ({uuid.uuid4()}).")
     project = recipe_project(tmp_path / "project", patch, sha)
     env = flavor_env(tmp_path, flavor_mirror, project)
     gxc(env, "install", BOOTSTRAP)

@@ -314,7 +314,10 @@ def test_an_interrupted_sync_resumes_where_it_stopped(proxy: MirrorServer, tmp_p
     proxy.state.add_fault(zip_name(NEW), Fault("stall", after=8 << 20, seconds=60))
     sync = subprocess.Popen([sys.executable, "-m", "gxc", "mirror", "sync", str(fleet), "--versions", NEW,
                              "--layout", "goproxy"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    partials = fleet / ".gxc-partial"
+    import hashlib  # where gxc keeps a sync's partials: its own cache, keyed by the directory (gxc.mirror)
+
+    partials = (Path(env["GXC_HOME"]) / "cache" / "mirror-partial" /
+                hashlib.sha256(str(fleet).encode()).hexdigest()[:16])
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.stat().st_size >= 8 << 20 for p in partials.glob("*")):
         time.sleep(0.1)
