@@ -144,9 +144,8 @@ def check_signature(key: ec.EllipticCurvePublicKey, artifact: str) -> None:
                            "the artifact was changed after signing, or another key signed it")
 
 
-def open_envelope(key: ec.EllipticCurvePublicKey, artifact: str) -> dict[str, Any]:
-    """The provenance inside `<artifact>.intoto.jsonl`, after its DSSE signature verified with this key."""
-    path = artifact + ENVELOPE_SUFFIX
+def _envelope(path: str) -> tuple[bytes, list[bytes]]:
+    """The payload and signatures of a DSSE envelope carrying in-toto provenance."""
     try:
         envelope = json.loads(_read(path, "signed provenance"))
         payload = base64.b64decode(envelope["payload"], validate=True)
@@ -156,7 +155,15 @@ def open_envelope(key: ec.EllipticCurvePublicKey, artifact: str) -> dict[str, An
         raise GxcError(f"{public_path(path)} is not a DSSE envelope", "rebuild and sign again") from None
     if payload_type != PAYLOAD_TYPE:
         raise GxcError(f"{public_path(path)} carries {payload_type!s}, not in-toto provenance", "rebuild and sign")
-    if not any(_valid(key, sig, pae(payload_type, payload)) for sig in signatures):
+    return payload, signatures
+
+
+def open_envelope(key: ec.EllipticCurvePublicKey | None, artifact: str) -> dict[str, Any]:
+    """The provenance inside `<artifact>.intoto.jsonl`, after its DSSE signature verified with this key
+    (with no key, read but not verified: `gxc provenance` shows it and says so)."""
+    path = artifact + ENVELOPE_SUFFIX
+    payload, signatures = _envelope(path)
+    if key is not None and not any(_valid(key, sig, pae(PAYLOAD_TYPE, payload)) for sig in signatures):
         raise GxcError(f"the provenance envelope of {public_path(artifact)} does not verify with this key",
                        "it was changed after signing, or another key signed it")
     try:

@@ -292,3 +292,24 @@ def test_a_flavor_artifact_is_allowed_only_by_a_lock_of_every_input_it_was_built
         "resolvedDependencies"][:1]}}}
     with pytest.raises(GxcError, match="names no input"):  # nothing compared is never ok
         provenance.check_lock(bare, every, "/p/toolchains.toml")
+
+
+def test_provenance_shows_the_signed_statement_and_names_a_plain_one_that_disagrees(env: dict[str, str],
+                                                                                   tmp_path: Path) -> None:
+    module, artifact = signed_build(env, tmp_path)
+    plain = Path(f"{artifact}.intoto.json")
+    doctored = json.loads(plain.read_text())
+    doctored["predicate"]["buildDefinition"]["externalParameters"]["flags"] = ["-trimpath", "-doctored"]
+    plain.write_text(json.dumps(doctored))
+    shown = gxc(env, "provenance", "dist/riscv64-linux/hello", "--key", str(tmp_path / "release.pub"), cwd=module)
+    assert "-doctored" not in shown.stdout and "port      riscv64-linux" in shown.stdout
+    assert shown.stderr.splitlines() == [
+        "gxc: showing the signed provenance dist/riscv64-linux/hello.intoto.jsonl (verified with "
+        f"{tmp_path / 'release.pub'})",
+        "gxc: warning: dist/riscv64-linux/hello.intoto.json disagrees with the signed provenance; trust the signed one"]
+    unkeyed = gxc(env, "provenance", "dist/riscv64-linux/hello", cwd=module)
+    assert "(not verified: pass --key PUB)" in unkeyed.stderr
+    gxc(env, "keygen", "other", cwd=tmp_path)
+    refused = gxc(env, "provenance", "dist/riscv64-linux/hello", "--key", str(tmp_path / "other.pub"), cwd=module,
+                  check=False)
+    assert refused.returncode == 1 and "does not verify with this key" in refused.stderr

@@ -8,12 +8,14 @@ import sys
 from typing import Any
 
 from gxc.cli.output import print_json
+from gxc.errors import GxcError, public_path
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("provenance", help="summarize the provenance gxc build wrote for an artifact")
     p.add_argument("file", metavar="FILE", help="the artifact, or its .intoto.json")
     p.add_argument("--json", action="store_true", help="print the whole statement")
+    p.add_argument("--key", metavar="PUB", help="verify the signed envelope (.intoto.jsonl) with this public key")
     p.set_defaults(func=cmd_provenance)
 
     p = sub.add_parser("verify-artifact", help="check an artifact's signature, its signed provenance, and that "
@@ -39,10 +41,34 @@ def _dependency_line(dep: dict[str, Any]) -> str:
     return f"  {dep.get('name', '?')}{uri} ({digest or 'no digest'})"
 
 
-def cmd_provenance(args: argparse.Namespace) -> int:
-    from gxc import provenance
+def _shown_provenance(path: str, key_path: str | None) -> dict[str, Any]:
+    """The signed envelope's statement when the artifact has one (verified with --key), else the plain
+    document; a plain document that disagrees with the signed one is named on stderr."""
+    from gxc import provenance, signing
 
-    document = provenance.read(args.file)
+    artifact = path.removesuffix(provenance.SUFFIX)
+    if not os.path.exists(artifact + signing.ENVELOPE_SUFFIX):
+        if key_path:
+            raise GxcError(f"{public_path(artifact)} has no signed provenance ({signing.ENVELOPE_SUFFIX})",
+                           "build it with `gxc build --sign KEY`")
+        return provenance.read(path)
+    key = signing.load_public(key_path) if key_path else None
+    signed = signing.open_envelope(key, artifact)
+    how = "verified with " + public_path(key_path) if key_path else "not verified: pass --key PUB"
+    print(f"gxc: showing the signed provenance {public_path(artifact + signing.ENVELOPE_SUFFIX)} ({how})",
+          file=sys.stderr)
+    try:
+        plain: dict[str, Any] | None = provenance.read(artifact)
+    except GxcError:
+        plain = None
+    if plain is not None and plain != signed:
+        print(f"gxc: warning: {public_path(artifact + provenance.SUFFIX)} disagrees with the signed provenance; "
+              "trust the signed one", file=sys.stderr)
+    return signed
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    document = _shown_provenance(args.file, args.key)
     if args.json:
         print_json(document)
         return 0
