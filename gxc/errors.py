@@ -112,9 +112,10 @@ class ArchiveTooLarge(GxcError):
 
 
 class ToolchainNotInstalled(GxcError):
-    def __init__(self, version: str, reason: str = "") -> None:
+    def __init__(self, version: str, reason: str = "", hint: str = "") -> None:
         why = f" ({reason})" if reason else ""
-        super().__init__(f"go{version} is not installed{why}", f"run `gxc install {version}`")
+        name = version if "@" in version else f"go{version}"
+        super().__init__(f"{name} is not installed{why}", hint or f"run `gxc install {version}`")
         self.version = version
 
 

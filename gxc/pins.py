@@ -160,6 +160,11 @@ def _check_env_entry(path: str, text: str, key: str, item: object) -> None:
 
 
 def _spec_at(path: str, text: str, value: object, key: str, table: str) -> VersionSpec:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # go = 1.22 is TOML's float 1.22
+        line, col = locate(text, key, table)
+        raw = text.splitlines()[line - 1].partition("=")[2].partition("#")[0].strip() or str(value)  # 1.20, not 1.2
+        raise PinFileError(path, line, col, f"{key} = {raw} is a number; a Go version must be a quoted string "
+                                            f"({key} = \"{raw}\")")
     try:
         if not isinstance(value, str):
             raise GxcError("not a string")

@@ -586,11 +586,12 @@ def uninstall(version: Version | Flavored) -> bool:
     from gxc.errors import ToolchainNotInstalled
 
     name = str(version)
+    nothing_to_do = "nothing to uninstall; `gxc list` shows what is installed"
     if not is_installed(version):
-        raise ToolchainNotInstalled(name)
+        raise ToolchainNotInstalled(name, hint=nothing_to_do)
     with version_lock(name):
         if not is_installed(version):  # another process uninstalled it while we waited
-            raise ToolchainNotInstalled(name)
+            raise ToolchainNotInstalled(name, hint=nothing_to_do)
         os.makedirs(paths.staging_dir(), exist_ok=True)
         trash = tempfile.mkdtemp(prefix=f"go{name}-trash-", dir=paths.staging_dir())
         os.rename(paths.toolchain_dir(name), os.path.join(trash, "tree"))

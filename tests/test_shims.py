@@ -182,6 +182,8 @@ def test_pin_keeps_comments_and_other_keys(own_home: dict[str, str], tmp_path: P
     ("toolchains.toml", '[toolchan]\ngo = "1.21.13"\n',
      "toolchains.toml:1:1: unknown key \"toolchan\" (known: toolchain, env, source, lock, platforms, flavors)"),
     ("toolchains.toml", '[toolchain]\ngo = "1.21.x3"\n', "toolchains.toml:2:1: \"1.21.x3\" is not a Go version (try \"1.22.10\" or \"1.22\")"),
+    ("toolchains.toml", '[toolchain]\ngo = 1.20\n',
+     "toolchains.toml:2:1: go = 1.20 is a number; a Go version must be a quoted string (go = \"1.20\")"),
     (".go-version", "\n  go1.2x\n", ".go-version:2:3: \"go1.2x\" is not a Go version"),
     (".tool-versions", "python 3.12.1\ngolang\n", ".tool-versions:2:7: golang needs a version"),
     ("go.mod", "module x\n\ngo one.two\n", "go.mod:3:4: \"one.two\" is not a Go version"),
@@ -333,3 +335,15 @@ def test_gofmt_shim_runs_the_pinned_toolchains_gofmt(installed_home: dict[str, s
     assert "+func main() {}" in proc.stdout
     which = gxc(installed_home, "which", "gofmt", cwd=app)
     assert which.stdout == f"{installed_home['GXC_HOME']}/toolchains/go{NEW}/bin/gofmt\n"
+
+
+def test_bare_gxc_and_help_print_usage_and_a_typo_names_the_nearest_verb(installed_home: dict[str, str]) -> None:
+    bare = gxc(installed_home)
+    assert bare.stdout.startswith("usage: gxc") and "common commands: install, list, pin" in bare.stdout
+    assert gxc(installed_home, "help", "pin").stdout.startswith("usage: gxc pin")
+    typo = gxc(installed_home, "instal", "1.22", check=False)
+    assert (typo.returncode, typo.stderr) == (2, 'gxc: error: unknown command "instal" (hint: did you mean install? '
+                                                 "`gxc help` lists the commands)\n")
+    gone = gxc(installed_home, "uninstall", "1.19.1", check=False)
+    assert (gone.returncode, gone.stderr) == (1, "gxc: error: go1.19.1 is not installed (hint: nothing to uninstall; "
+                                                 "`gxc list` shows what is installed)\n")

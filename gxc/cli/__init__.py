@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from gxc import __version__
-from gxc.errors import EXIT_FAILED, GxcError, for_terminal
+from gxc.errors import EXIT_FAILED, GxcError, UsageError, for_terminal, shown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = argv.index("--")
         argv, rest = argv[:cut], argv[cut + 1:]
     argv, go_args = split_test_args(argv)
+    early = _help_or_unknown_verb(parser, argv)
+    if early is not None:
+        return early
     args = parser.parse_args(argv)
     args.rest = [*go_args, *rest]
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run one verb: expected failures become one line on stderr and the error's exit code."""
     try:
         _check_cwd()
         code: int = args.func(args)
@@ -96,6 +104,41 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     return code
+
+
+COMMON_VERBS = "install list pin current build run test doctor"
+
+
+def _help_or_unknown_verb(parser: argparse.ArgumentParser, argv: list[str]) -> int | None:
+    """Bare `gxc` and `gxc help [VERB]` print help (exit 0); a mistyped verb is one line naming the nearest."""
+    import difflib
+
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    words = [a for a in argv if a not in ("-q", "--quiet", "--debug")]
+    if not words:
+        parser.print_help()
+        print(f"\ncommon commands: {COMMON_VERBS.replace(' ', ', ')}; `gxc help COMMAND` tells more")
+        return 0
+    verb = words[0]
+    if verb == "help":
+        if len(words) > 1 and words[1] in verbs:
+            verbs[words[1]].print_help()
+            return 0
+        if len(words) > 1:
+            return _unknown_verb(words[1], list(verbs), difflib)
+        parser.print_help()
+        return 0
+    if verb.startswith("-") or verb in verbs:
+        return None
+    return _unknown_verb(verb, list(verbs), difflib)
+
+
+def _unknown_verb(verb: str, verbs: list[str], difflib: Any) -> int:
+    close = difflib.get_close_matches(verb, verbs, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    print(error_line(UsageError(f"unknown command {shown(verb)}", f"{hint}`gxc help` lists the commands")),
+          file=sys.stderr)
+    return 2
 
 
 # gxc's own options of `gxc test`; everything else (packages, -run X, -v, -count=1) goes to go test in order.
