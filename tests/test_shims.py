@@ -347,3 +347,17 @@ def test_bare_gxc_and_help_print_usage_and_a_typo_names_the_nearest_verb(install
     gone = gxc(installed_home, "uninstall", "1.19.1", check=False)
     assert (gone.returncode, gone.stderr) == (1, "gxc: error: go1.19.1 is not installed (hint: nothing to uninstall; "
                                                  "`gxc list` shows what is installed)\n")
+
+
+def test_an_empty_project_file_says_the_default_applies(installed_home: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "toolchains.toml").write_text("")
+    out = gxc(installed_home, "current", cwd=tmp_path).stdout.splitlines()
+    assert out[0].startswith(f"go{OLD} (default)")
+    assert f"  note: {tmp_path / 'toolchains.toml'} pins no version, so the default applies (`gxc pin SPEC` pins " \
+           "one)" in out
+
+
+def test_pinning_a_version_that_is_not_installed_says_so(gxc_env: dict[str, str], tmp_path: Path) -> None:
+    done = gxc(gxc_env, "pin", NEW, cwd=tmp_path)
+    assert done.stderr == f"gxc: note: no installed toolchain matches go {NEW}; `gxc install` in this directory " \
+                          "installs it\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from gxc.cli.output import add_toolchain_option, print_json
@@ -60,7 +61,17 @@ def cmd_pin(args: argparse.Namespace) -> int:
     print(f"pinned go {spec}{targets} in {path}")
     for filename, sha in locks.items():
         print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
+    _say_if_not_installed(spec)
     return 0
+
+
+def _say_if_not_installed(spec: Any) -> None:
+    """A pin of a version this machine lacks is fine, but not silent."""
+    from gxc import resolve
+
+    if spec.best(resolve.installed_versions()) is None:
+        print(f"gxc: note: no installed toolchain matches go {spec}; `gxc install` in this directory installs it",
+              file=sys.stderr)
 
 
 def _check_or_warn(check: Any, force: bool) -> None:
@@ -101,6 +112,8 @@ def cmd_current(args: argparse.Namespace) -> int:
     if newer:
         notes.append(newer)
     info = selection.project
+    if info is not None and info.pin is None and selection.reason == "default":
+        notes.append(f"{info.path} pins no version, so the default applies (`gxc pin SPEC` pins one)")
     trust = {"file": info.path, "state": info.trust_reason, "ignored": info.ignored} if info and info.trust_reason \
         else None
     if args.json:
@@ -134,6 +147,7 @@ def cmd_outdated(args: argparse.Namespace) -> int:
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from gxc import patches
+    from gxc.versions import VersionSpec
 
     path, old, new, locks = patches.upgrade(os.path.abspath(args.path), args.lock, args.host)
     if new is None:
@@ -142,4 +156,6 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     print(f"upgraded go{old} -> go{new} in {path}")
     for filename, sha in locks.items():
         print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
+    _say_if_not_installed(VersionSpec.parse(str(new)))
     return 0
+
