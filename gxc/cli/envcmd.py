@@ -106,7 +106,6 @@ def cmd_which(args: argparse.Namespace) -> int:
     for path in candidates:
         if os.path.isfile(path):
             print(path)
-            print(f"gxc: {toolchain.describe()}", file=sys.stderr)
             return 0
     from gxc.errors import GxcError, shown
 
