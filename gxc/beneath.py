@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,6 +72,28 @@ class Root:
             yield fd
         finally:
             os.close(fd)
+
+    @contextmanager
+    def lock(self, rel: str) -> Iterator[None]:
+        """Hold an exclusive flock on `rel` (created, never truncated, never through a link): a lock that
+        other users of a shared directory can delay but cannot turn into a write elsewhere."""
+        import fcntl
+
+        directory, name = self._split(rel)
+        with self.directory(directory) as dir_fd:
+            try:
+                fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+            except OSError as e:
+                if e.errno == errno.ELOOP:
+                    raise PlantedLink(self.root, rel) from None
+                raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise PlantedLink(self.root, rel)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _open_child(self, fd: int, part: str, rel: str) -> int:
         try:

@@ -28,24 +28,39 @@ def _size(path: str) -> int:
     return os.lstat(path).st_size
 
 
-def _versions_by_sha() -> dict[str, str]:
+def _names_by_download() -> dict[str, str]:
+    """What each cached download belongs to, from the receipts: an archive's, a source archive's, a
+    module zip's or a source build's file name -> the toolchain (and what the file is to it)."""
     found = {}
-    for version in store.installed_versions():
-        receipt = store.read_receipt(version)
-        if receipt:
-            found[str(receipt.get("sha256"))] = str(version)
+    for version in [*store.installed_versions(), *store.installed_flavors()]:
+        receipt = store.read_receipt(version) or {}
+        name = str(version)
+        source = receipt.get("source")
+        if receipt.get("kind") == "source-build":
+            found[str(receipt.get("filename", ""))] = f"{name} (its build)"
+            if isinstance(source, dict):
+                found[str(source.get("sha256", ""))] = f"{name} (source {source.get('filename', '')})"
+        elif receipt.get("cache_key"):
+            found[f"{receipt['cache_key']}.zip"] = f"{name} (module zip)"
+        elif receipt.get("sha256"):
+            found[str(receipt["sha256"])] = name
     return found
 
 
+_SIDE_FILES = (".lock", ".sha256", ".hmac")  # locks and proofs beside cached builds: not downloads
+
+
 def entries() -> list[Entry]:
-    by_sha = _versions_by_sha()
+    owners = _names_by_download()
     found = []
     downloads = paths.downloads_dir()
     for name in sorted(os.listdir(downloads)) if os.path.isdir(downloads) else []:
+        if name.endswith(_SIDE_FILES):
+            continue
         path = os.path.join(downloads, name)
-        sha = name.removesuffix(".partial").split("-", 1)[0]
-        kind = "partial" if name.endswith(".partial") else "archive"
-        found.append(Entry(kind, path, _size(path), by_sha.get(sha, "")))
+        base = name.removesuffix(".partial").split("-", 1)[0] if not name.startswith("build-") else name
+        kind = "partial" if name.endswith(".partial") else "build" if name.startswith("build-") else "archive"
+        found.append(Entry(kind, path, _size(path), owners.get(base, owners.get(name, ""))))
     for name in ("index.json", "index.meta.json"):
         path = os.path.join(paths.cache_dir(), name)
         if os.path.exists(path):
@@ -73,7 +88,7 @@ def clean() -> list[Entry]:
     """Remove cached archives, the index, leftovers of runs that are not running now, and unused objects."""
     removed = []
     for entry in entries():
-        if entry.kind in ("staging", "partial") and entry.version and not _lock_free(entry.version):
+        if entry.kind in ("staging", "partial") and entry.version and not _lock_free(entry.version.split(" ")[0]):
             continue
         if entry.kind == "partial" and not entry.version and not _partial_is_idle(entry.path):
             continue

@@ -323,8 +323,8 @@ class SourceBuilder:
 
     def _build_or_reuse(self, staging: str, key: str, store_: objects.Objects) -> tuple[float, bool]:
         cache = buildcache.checked_root()
-        # one build per key on this machine; the lock lives in gxc's own locks/, never in a shared directory
-        with store.version_lock(f"build-{key}"):
+        # one build per key for everyone sharing the cache (flock on a file opened without following links)
+        with cache.lock(buildcache.archive_name(key) + ".lock"):
             if self._unpack(cache, key, staging, store_):
                 return 0.0, True
             shutil.rmtree(staging)

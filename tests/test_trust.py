@@ -340,3 +340,14 @@ def test_hostile_tar_through_the_cli_is_refused_with_a_symlink_escape(gxc_env: d
                                                  "installed)\n")
     assert list(canary.iterdir()) == []
     assert list((Path(gxc_env["GXC_HOME"]) / "staging").iterdir()) == []
+
+
+def test_cache_list_shows_downloads_with_their_toolchain_and_never_locks_or_proofs(gxc_env: dict[str, str]) -> None:
+    gxc(gxc_env, "install", OLD)
+    downloads = Path(gxc_env["GXC_HOME"]) / "cache" / "downloads"
+    for side in ("build-0123.tar.gz.lock", "build-0123.tar.gz.hmac", "build-0123.tar.gz.sha256"):
+        (downloads / side).write_text("x")
+    listing = gxc(gxc_env, "cache", "list").stdout.splitlines()
+    assert [line.split()[0] for line in listing] == ["archive", "index", "index", "total", "store"]
+    assert listing[0].endswith(f" (go{OLD})")
+    assert "build-0123" not in "\n".join(listing)

@@ -41,7 +41,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                               "unshared_size": usage.linked, "saved": usage.saved}})
         return 0
     for e in found:
-        label = f" (go{e.version})" if e.version else ""
+        label = f" ({'' if '@' in e.version else 'go'}{e.version})" if e.version else ""
         print(f"{e.kind:<8} {_mib(e.size):>10}  {e.path}{label}")
     print(f"total {_mib(sum(e.size for e in found))}")
     print(f"store    {_mib(usage.size):>10}  {paths.objects_dir()}: {usage.objects} objects, "
