@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 
 from gxc import objects, paths, settings, store
-from gxc.versions import Version, VersionSpec
+from gxc.versions import Flavored, Version, VersionSpec
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ def _names_by_download() -> dict[str, str]:
     """What each cached download belongs to, from the receipts: an archive's, a source archive's, a
     module zip's or a source build's file name -> the toolchain (and what the file is to it)."""
     found = {}
-    for version in [*store.installed_versions(), *store.installed_flavors()]:
+    toolchains: list[Version | Flavored] = [*store.installed_versions(), *store.installed_flavors()]
+    for version in toolchains:
         receipt = store.read_receipt(version) or {}
         name = str(version)
         source = receipt.get("source")
