@@ -108,7 +108,8 @@ def choose_bootstrap(minimum: Version, config: Config, options: store.InstallOpt
     if not candidates:
         raise GxcError(f"the release index has no binary release at or above go{minimum} to bootstrap with",
                        "install a bootstrap toolchain by hand, then retry")
-    reporter.note(f"installing go{candidates[0]} to bootstrap the build (it needs go{minimum} or newer)")
+    reporter.step(f"installing go{candidates[0]} to bootstrap the build (it needs go{minimum} or newer); it stays "
+                  "installed, and `gxc prune` removes it once nothing pins it")
     store.install(index_spec(candidates[0]), config, store.InstallOptions(offline=options.offline), reporter)
     return candidates[0]
 
@@ -210,9 +211,12 @@ class SourceBuilder:
                                   "GOPATH": os.path.join(tmp, "gopath"), "GOENV": "off", "GOFLAGS": "",
                                   "GO111MODULE": ""})
 
+    def _log_path(self) -> str:
+        return os.path.join(paths.work_dir(self.build.ident), "build.log")
+
     def _make(self, root: str) -> float:
         """Run make.bash, its output into the version's build log; return its wall time."""
-        log_path = os.path.join(paths.work_dir(self.build.ident), "build.log")
+        log_path = self._log_path()
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="gxc-make-") as tmp, \
@@ -226,7 +230,8 @@ class SourceBuilder:
                     log.write(line)
                     tail = [*tail[-LOG_TAIL_LINES + 1:], line.rstrip()]
                     if line.startswith(PHASES):
-                        self.reporter.note(f"{self.build.ident}: {line.strip().rstrip('.')}")
+                        elapsed = time.monotonic() - started
+                        self.reporter.step(f"{self.build.ident}: {line.strip().rstrip('.')} ({elapsed:.0f} s)")
                 code = proc.wait()
             except BaseException:  # Ctrl-C, kill: make.bash must not go on writing into a staging tree we remove
                 proc.kill()
@@ -335,7 +340,8 @@ class SourceBuilder:
                 raise GxcError(f"go{self.bootstrap} cannot bootstrap {self.build.ident}: its source needs go{minimum}",
                                f"install go{minimum} or newer, then retry")
             why = f"{self.build.why}: " if self.build.why else ""
-            self.reporter.note(f"{why}building {self.build.ident} from source with bootstrap go{self.bootstrap}")
+            self.reporter.step(f"{why}building {self.build.ident} from source with bootstrap go{self.bootstrap} "
+                               f"(make.bash takes minutes; its log is {self._log_path()})")
             seconds = self._make(staging)
             archive = self._pack(staging, key, cache)
             # the tree is installed from its packed copy, through the object store like any archive

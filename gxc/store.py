@@ -50,6 +50,7 @@ class Reporter(Protocol):
     def progress(self, total: int, label: str) -> download.Progress | None: ...
     def note(self, message: str) -> None: ...  # chatter: a terminal only
     def warn(self, message: str) -> None: ...  # what the user must learn even in a log
+    def step(self, message: str) -> None: ...  # long work showing it is alive: a terminal and a log
 
 
 class SilentReporter:
@@ -60,6 +61,9 @@ class SilentReporter:
         pass
 
     def warn(self, message: str) -> None:
+        pass
+
+    def step(self, message: str) -> None:
         pass
 
 

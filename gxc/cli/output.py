@@ -41,6 +41,11 @@ class TerminalReporter:
         if not self.quiet and sys.stderr.isatty():
             print(f"gxc: {for_terminal(message)}", file=sys.stderr)
 
+    def step(self, message: str) -> None:
+        """A phase of long work (make.bash): on a terminal and in a CI log alike, unless quiet."""
+        if not self.quiet:
+            print(f"gxc: {for_terminal(message)}", file=sys.stderr)
+
     def warn(self, message: str) -> None:
         """What changes how the result behaves (no shared disk space, a repaired object): always shown."""
         print(f"gxc: warning: {for_terminal(message)}", file=sys.stderr)
