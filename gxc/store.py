@@ -201,6 +201,10 @@ class _Installer:
         resumed = os.path.exists(partial) and os.path.getsize(partial) > 0
         try:
             return self._download_once(root, partial)
+        except NetworkError as e:
+            if e.status in (404, 410):
+                raise self._missing_on_mirror() from None
+            raise
         except ChecksumMismatch:
             if not resumed:
                 raise
@@ -209,6 +213,14 @@ class _Installer:
             _remove_tree(root)
             os.mkdir(root)
             return self._download_once(root, partial)
+
+    def _missing_on_mirror(self) -> GxcError:
+        """The index lists the archive, the mirror does not have it: say so, and what else would work."""
+        source = any(f.kind == "source" for f in self.release.files)
+        build = f"build it with `gxc install --from-source {self.version}`, or " if source else ""
+        return GxcError(f"the mirror has no {self.archive.filename} ({self.url} answered 404), although the index "
+                        f"({self.config.sources.index_url}) lists it", f"{build}point GXC_MIRROR at a mirror that "
+                                                                          "serves what its index lists")
 
     def _download_once(self, root: str, partial: str) -> Extracted:
         is_zip = self.archive.filename.endswith(".zip")

@@ -351,3 +351,13 @@ def test_cache_list_shows_downloads_with_their_toolchain_and_never_locks_or_proo
     assert [line.split()[0] for line in listing] == ["archive", "index", "index", "total", "store"]
     assert listing[0].endswith(f" (go{OLD})")
     assert "build-0123" not in "\n".join(listing)
+
+
+def test_an_archive_the_index_lists_but_the_mirror_lacks_is_named_with_what_would_work(
+        gxc_env: dict[str, str], mirror: MirrorServer) -> None:
+    mirror.state.add_fault(archive_name(OLD), Fault("status", status=404), times=10)
+    proc = gxc(gxc_env, "install", OLD, check=False)
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert f"the mirror has no {archive_name(OLD)} ({mirror.url}/{archive_name(OLD)} answered 404), although the " \
+           f"index ({gxc_env['GXC_INDEX_URL']}) lists it" in proc.stderr
+    assert f"gxc install --from-source {OLD}" in proc.stderr and "--offline" not in proc.stderr
