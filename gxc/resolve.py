@@ -133,7 +133,15 @@ def _read_directory(selection: Selection, directory: str) -> bool:
     return pinned
 
 
+EXPLICIT_REASONS = ("command line", "+ argument", "GXC_TOOLCHAIN")  # the user's own word for this one call
+
+
 def _check_minimum(version: Version, selection: Selection) -> None:
+    if selection.minimum is not None and version < selection.minimum and selection.reason in EXPLICIT_REASONS:
+        # as `GOTOOLCHAIN=local go version` does: run it, and let go refuse what it cannot build
+        selection.notes.append(f"go{version} ({selection.reason}) is older than go {selection.minimum} required by "
+                               f"{selection.minimum_source}; running it as you asked")
+        return
     if selection.minimum is not None and version < selection.minimum:
         raise UsageError(
             f"go{version} ({selection.reason}) is older than go {selection.minimum} "

@@ -88,6 +88,13 @@ def test_pin_older_than_go_mod_minimum_names_both_files(installed_home: dict[str
     assert (proc.returncode, proc.stderr) == (2, (
         f"gxc: error: go{OLD} (pinned by {app}/toolchains.toml) is older than go 1.22.3 required by {app}/go.mod "
         "(hint: pin go1.22.3 or newer (`gxc pin 1.22`), or lower the go line)\n"))
+    # an explicit override is the user's word for this call: it runs, and go says what it says (as with
+    # GOTOOLCHAIN=local, `go version` works and a build is refused by go itself)
+    ran = go(installed_home, app, f"+{OLD}", "version")
+    assert ran.stdout == f"go version go{OLD} linux/amd64\n"
+    assert ran.stderr == f"gxc: note: go{OLD} (+ argument) is older than go 1.22.3 required by {app}/go.mod; " \
+                         "running it as you asked\n"
+    assert gxc(installed_home, "exec", "-T", OLD, "--", "go", "env", "GOVERSION", cwd=app).stdout == f"go{OLD}\n"
 
 
 HELLO_TOOL = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("tool") }\n'
