@@ -184,7 +184,10 @@ class SourceBuilder:
                           ceiling=ceiling, capture_output=True, text=True)
         if proc.returncode:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise GxcError(f"cannot clone {recipe.git.url} at {recipe.git.ref}: {last}", "check the url and ref")
+            raise GxcError(f"cannot clone {recipe.git.url} at {recipe.git.ref}: {last}",
+                           "check the url and ref; without the network, give this version a patches recipe in a "
+                           f"trusted toolchains.toml: [flavors.{recipe.flavor}.versions.\"{recipe.version}\"] "
+                           "patches = [{ path = ..., sha256 = ... }] (examples/baremetal does)")
         head = launch.git(["-C", root, "rev-parse", "HEAD"], ceiling=ceiling, capture_output=True,
                           text=True).stdout.strip()
         if head != recipe.git.commit:

@@ -261,3 +261,17 @@ def test_pin_lock_for_a_flavored_port_locks_every_input_of_its_build(flavor_mirr
     text = (project / "toolchains.toml").read_text()
     assert f'"tamago@{BASE} patch {TAMAGO_PATCH.name}" = "{TAMAGO_SHA}"' in text
     assert "[flavors.tamago.versions." in text  # the recipe stays
+
+
+def test_a_fork_that_cannot_be_cloned_points_at_a_patches_recipe(flavor_mirror: MirrorServer, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "toolchains.toml").write_text(
+        f'[flavors.tamago.versions."{BASE}"]\ngit = {{ url = "file://{tmp_path}/no-such-fork", ref = "v1", '
+        f'commit = "{"1" * 40}" }}\n')
+    env = flavor_env(tmp_path, flavor_mirror, project)
+    gxc(env, "install", BOOTSTRAP)
+    message = refused(env, project)
+    assert message.startswith(f"gxc: error: cannot clone file://{tmp_path}/no-such-fork at v1: ")
+    assert f'give this version a patches recipe in a trusted toolchains.toml: [flavors.tamago.versions."{BASE}"]' \
+           in message
