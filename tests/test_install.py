@@ -133,8 +133,8 @@ def test_tampered_archive_is_refused_and_removed(gxc_env: dict[str, str], mirror
     actual = hashlib.sha256(data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1:]).hexdigest()
     assert proc.returncode == 1
     assert proc.stderr == (
-        f"gxc: error: checksum mismatch for {mirror.url}/{name}: expected sha256 {expected} (the release index), "
-        f"got {actual} (hint: the download was deleted; retry, and if it persists the mirror serves a bad archive)\n"
+        f"gxc: error: checksum mismatch for {mirror.url}/{name}: expected sha256 {expected} (the release index "
+        f"({mirror.url}/index.json)), got {actual} (hint: the download was deleted; retry, and if it persists the mirror serves a bad archive)\n"
     )
     assert listed(gxc_env) == []
     home = Path(gxc_env["GXC_HOME"])
