@@ -220,7 +220,8 @@ def test_force_reinstall_replaces_tree(gxc_env: dict[str, str], mirror: MirrorSe
                              "1.22.10, go1.22.10, 1.22, 1.22.x, 1.23rc1 or latest)\n"),
     (["install", "1.19.3"], "gxc: error: no Go release matches \"1.19.3\" (hint: run `gxc list-remote --all` "
                             "to see what the index offers)\n"),
-    (["uninstall", "1.19.3"], "gxc: error: go1.19.3 is not installed (hint: run `gxc install 1.19.3`)\n"),
+    (["uninstall", "1.19.3"], "gxc: error: go1.19.3 is not installed (hint: nothing to uninstall; `gxc list` "
+                              "shows what is installed)\n"),
 ])
 def test_bad_input_gives_one_line_and_exit_code(gxc_env: dict[str, str], args: list[str], message: str) -> None:
     proc = gxc(gxc_env, *args, check=False)

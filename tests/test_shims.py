@@ -307,7 +307,7 @@ def test_shim_imports_only_light_modules(installed_home: dict[str, str], tmp_pat
             "from gxc.shim import main; main()\n")
     proc = subprocess.run([interpreter, "-I", "-S", "-c", code, f"{installed_home['GXC_HOME']}/shims/go"],
                           cwd=app, env=installed_home, capture_output=True, text=True, check=True)
-    assert proc.stdout == ("['gxc', 'gxc.errors', 'gxc.fasttoml', 'gxc.paths', 'gxc.pins', 'gxc.resolve', "
+    assert proc.stdout == ("['gxc', 'gxc.errors', 'gxc.fasttoml', 'gxc.launch', 'gxc.paths', 'gxc.pins', 'gxc.resolve', "
                            "'gxc.settings', 'gxc.shim', 'gxc.versions', 'gxc.workdir']\n")
 
 

@@ -177,8 +177,9 @@ def test_doctor_finds_stale_leftovers_and_drifted_toolchains(gxc_env: dict[str, 
     assert gxc(gxc_env, "cache", "clean").stdout.startswith("removed 4 item(s), ")
     offline = gxc(gxc_env, "install", "--repair", "--offline", OLD, check=False)  # the archive cache is gone
     assert (offline.returncode, offline.stdout) == (1, "")
-    assert offline.stderr.startswith(f"gxc: error: could not fetch {gxc_env['GXC_INDEX_URL']}: "
-                                     "offline and the release index is not cached")  # clean took the index too
+    # clean took the index too: the receipt names the archive, and the archive is what is missing
+    assert offline.stderr.startswith(f"gxc: error: could not fetch {gxc_env['GXC_MIRROR']}/{archive_name(OLD)}: "
+                                     "offline and the archive is not in the download cache")
     gxc(gxc_env, "install", "--repair", OLD)
     assert doctor(env, tmp_path) == (0, [])
 
@@ -190,11 +191,11 @@ def test_prune_keeps_pinned_and_default_versions(own_home: dict[str, str], tmp_p
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     assert gxc(own_home, "prune", cwd=elsewhere).stdout == (
-        f"keep   go{OLD} (default)\nkeep   go{NEWEST} (pinned by {app}/toolchains.toml)\n"
+        f"projects known: {app}\nkeep   go{OLD} (default)\nkeep   go{NEWEST} (pinned by {app}/toolchains.toml)\n"
         f"remove go{NEW}\ndry run: pass --yes to remove\n")
     assert listed(own_home) == [NEWEST, NEW, OLD]
     assert gxc(own_home, "prune", "--yes", "--keep", "1.22", cwd=elsewhere).stdout == (
-        f"keep   go{OLD} (default)\nkeep   go{NEW} (--keep)\nkeep   go{NEWEST} (pinned by {app}/toolchains.toml)\n")
+        f"projects known: {app}\nkeep   go{OLD} (default)\nkeep   go{NEW} (--keep)\nkeep   go{NEWEST} (pinned by {app}/toolchains.toml)\n")
     assert gxc(own_home, "prune", "--yes", cwd=elsewhere).stdout.endswith(f"remove go{NEW}: removed\n")
     assert listed(own_home) == [NEWEST, OLD]
 
