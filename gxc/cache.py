@@ -20,6 +20,7 @@ class Entry:
     path: str
     size: int
     version: str  # the version an archive belongs to, from the receipts, or ""
+    role: str = ""  # what the file is to that toolchain, when it is not its release archive ("module zip")
 
 
 def _size(path: str) -> int:
@@ -28,9 +29,9 @@ def _size(path: str) -> int:
     return os.lstat(path).st_size
 
 
-def _names_by_download() -> dict[str, str]:
+def _owners_by_download() -> dict[str, tuple[str, str]]:
     """What each cached download belongs to, from the receipts: an archive's, a source archive's, a
-    module zip's or a source build's file name -> the toolchain (and what the file is to it)."""
+    module zip's or a source build's file name -> (the toolchain, what the file is to it)."""
     found = {}
     toolchains: list[Version | Flavored] = [*store.installed_versions(), *store.installed_flavors()]
     for version in toolchains:
@@ -38,13 +39,13 @@ def _names_by_download() -> dict[str, str]:
         name = str(version)
         source = receipt.get("source")
         if receipt.get("kind") == "source-build":
-            found[str(receipt.get("filename", ""))] = f"{name} (its build)"
+            found[str(receipt.get("filename", ""))] = (name, "its build")
             if isinstance(source, dict):
-                found[str(source.get("sha256", ""))] = f"{name} (source {source.get('filename', '')})"
+                found[str(source.get("sha256", ""))] = (name, f"source {source.get('filename', '')}")
         elif receipt.get("cache_key"):
-            found[f"{receipt['cache_key']}.zip"] = f"{name} (module zip)"
+            found[f"{receipt['cache_key']}.zip"] = (name, "module zip")
         elif receipt.get("sha256"):
-            found[str(receipt["sha256"])] = name
+            found[str(receipt["sha256"])] = (name, "")
     return found
 
 
@@ -52,16 +53,20 @@ _SIDE_FILES = (".lock", ".sha256", ".hmac")  # locks and proofs beside cached bu
 
 
 def entries() -> list[Entry]:
-    owners = _names_by_download()
+    owners = _owners_by_download()
     found = []
     downloads = paths.downloads_dir()
     for name in sorted(os.listdir(downloads)) if os.path.isdir(downloads) else []:
         if name.endswith(_SIDE_FILES):
             continue
         path = os.path.join(downloads, name)
-        base = name.removesuffix(".partial").split("-", 1)[0] if not name.startswith("build-") else name
-        kind = "partial" if name.endswith(".partial") else "build" if name.startswith("build-") else "archive"
-        found.append(Entry(kind, path, _size(path), owners.get(base, owners.get(name, ""))))
+        if name.startswith("build-"):  # a source build, named by its input key
+            kind, owned_as = "build", name
+        else:  # <sha256>, <digest>.zip, or <either>-<url hash>.partial
+            kind, owned_as = ("partial" if name.endswith(".partial") else "archive"), \
+                name.removesuffix(".partial").split("-", 1)[0]
+        version, role = owners.get(owned_as, ("", ""))
+        found.append(Entry(kind, path, _size(path), version, role))
     for name in ("index.json", "index.meta.json"):
         path = os.path.join(paths.cache_dir(), name)
         if os.path.exists(path):
@@ -89,7 +94,7 @@ def clean() -> list[Entry]:
     """Remove cached archives, the index, leftovers of runs that are not running now, and unused objects."""
     removed = []
     for entry in entries():
-        if entry.kind in ("staging", "partial") and entry.version and not _lock_free(entry.version.split(" ")[0]):
+        if entry.kind in ("staging", "partial") and entry.version and not _lock_free(entry.version):
             continue
         if entry.kind == "partial" and not entry.version and not _partial_is_idle(entry.path):
             continue

@@ -137,12 +137,13 @@ EXPLICIT_REASONS = ("command line", "+ argument", "GXC_TOOLCHAIN")  # the user's
 
 
 def _check_minimum(version: Version, selection: Selection) -> None:
-    if selection.minimum is not None and version < selection.minimum and selection.reason in EXPLICIT_REASONS:
+    if selection.minimum is None or version >= selection.minimum:
+        return
+    if selection.reason in EXPLICIT_REASONS:
         # as `GOTOOLCHAIN=local go version` does: run it, and let go refuse what it cannot build
         selection.notes.append(f"go{version} ({selection.reason}) is older than go {selection.minimum} required by "
                                f"{selection.minimum_source}; running it as you asked")
-        return
-    if selection.minimum is not None and version < selection.minimum:
+    else:
         raise UsageError(
             f"go{version} ({selection.reason}) is older than go {selection.minimum} "
             f"required by {selection.minimum_source}",

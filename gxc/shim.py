@@ -56,10 +56,10 @@ def route(argv: list[str]) -> int:
         env = workdir.managed_env(toolchain.ident, os.environ, selection.project_table.get("env"))
         from gxc import launch
 
-        for note in selection.notes if selection.reason in resolve.EXPLICIT_REASONS else ():
+        if selection.notes and selection.reason in resolve.EXPLICIT_REASONS:
             from gxc.errors import for_terminal
 
-            sys.stderr.write(f"gxc: note: {for_terminal(note)}\n")
+            sys.stderr.write("".join(f"gxc: note: {for_terminal(note)}\n" for note in selection.notes))
             sys.stderr.flush()  # before exec replaces this process
 
         launch.exec_user(binary, [binary, *args], env)

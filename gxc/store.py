@@ -166,13 +166,14 @@ class _Installer:
     """One version's install under its lock: fetch or reuse the archive, extract, swap into place."""
 
     def __init__(self, release: Release, archive: ReleaseFile, config: Config, options: InstallOptions,
-                 reporter: Reporter) -> None:
+                 reporter: Reporter, authority: str | None = None) -> None:
         self.release, self.archive, self.config = release, archive, config
         self.options, self.reporter = options, reporter
         self.version = str(release.version)
         self.url = config.sources.archive_url(archive.filename)
-        proof = archive_proof(archive.filename, archive.sha256, config.sources.index_url, options.locks)
-        self.expected, self.authority = archive.sha256, proof.by
+        if authority is None:  # the caller's proof, else the index's (a lock entry must agree with it)
+            authority = archive_proof(archive.filename, archive.sha256, config.sources.index_url, options.locks).by
+        self.expected, self.authority = archive.sha256, authority
         self.cached = os.path.join(paths.downloads_dir(), self.expected)
         self.objects: objects.Objects | None = None
 
@@ -555,14 +556,11 @@ def install(spec: VersionSpec, config: Config, options: InstallOptions | None = 
         return Outcome(release.version, "already installed", paths.toolchain_dir(version))
     archive = release.archive_for(*index.host_platform())
     check_source_identity(release, archive, config, options)
-    archive_proof(archive.filename, archive.sha256, config.sources.index_url, options.locks)  # refuse before locking
+    proof = archive_proof(archive.filename, archive.sha256, config.sources.index_url, options.locks)  # before locking
     with _disk_errors(), version_lock(version):
         if not options.force and is_installed(release.version):
             return Outcome(release.version, "already installed", paths.toolchain_dir(version))
-        installer = _Installer(release, archive, config, options, reporter)
-        if authority:
-            installer.authority = authority
-        return installer.run()
+        return _Installer(release, archive, config, options, reporter, authority or proof.by).run()
 
 
 def _release_from_receipt(spec: VersionSpec, config: Config) -> tuple[Release, str] | None:

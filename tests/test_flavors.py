@@ -80,6 +80,21 @@ def test_uninstall_then_install_reuses_the_cached_build(flavor_mirror: MirrorSer
     assert gxc(env, "verify", f"tamago@{BASE}").stdout == f"tamago@{BASE}: ok\n"
 
 
+def fork_recipe_project(root: Path, url: str, ref: str) -> Path:
+    """A trusted project whose tamago recipe for BASE is a git fork at `ref`, naming a commit it is not."""
+    root.mkdir()
+    (root / "toolchains.toml").write_text(
+        f'[flavors.tamago.versions."{BASE}"]\ngit = {{ url = "{url}", ref = "{ref}", commit = "{"1" * 40}" }}\n')
+    return root
+
+
+def fork_env(home: Path, server: MirrorServer, project: Path) -> dict[str, str]:
+    """The flavor environment with the bootstrap installed, so a fork recipe is refused for its own reason."""
+    env = flavor_env(home, server, project)
+    gxc(env, "install", BOOTSTRAP)
+    return env
+
+
 def refused(env: dict[str, str], project: Path, *extra: str) -> str:
     """Install the flavor, expect exit 1 with one error line (after make.bash's progress steps, if it ran),
     and nothing installed or left in staging."""
@@ -157,14 +172,8 @@ def test_a_git_fork_whose_head_is_not_the_recipes_commit_is_refused(flavor_mirro
     subprocess.run([*git, "commit", "-q", "-m", "fork"], check=True)
     subprocess.run([*git, "tag", "tamago-go1.25.5"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "toolchains.toml").write_text(
-        f'[flavors.tamago.versions."{BASE}"]\ngit = {{ url = "file://{fork}", ref = "tamago-go1.25.5", '
-        f'commit = "{"1" * 40}" }}\n')
-    env = flavor_env(tmp_path, flavor_mirror, project)
-    gxc(env, "install", BOOTSTRAP)
-    message = refused(env, project)
+    project = fork_recipe_project(tmp_path / "project", f"file://{fork}", "tamago-go1.25.5")
+    message = refused(fork_env(tmp_path, flavor_mirror, project), project)
     assert message == (f"gxc: error: file://{fork} at tamago-go1.25.5 is commit {head}, but the recipe in "
                        f"{project}/toolchains.toml names {'1' * 40} (hint: the tag moved, or the url is not the fork "
                        "the recipe means; nothing was installed)\n")
@@ -268,14 +277,8 @@ def test_pin_lock_for_a_flavored_port_locks_every_input_of_its_build(flavor_mirr
 
 
 def test_a_fork_that_cannot_be_cloned_points_at_a_patches_recipe(flavor_mirror: MirrorServer, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "toolchains.toml").write_text(
-        f'[flavors.tamago.versions."{BASE}"]\ngit = {{ url = "file://{tmp_path}/no-such-fork", ref = "v1", '
-        f'commit = "{"1" * 40}" }}\n')
-    env = flavor_env(tmp_path, flavor_mirror, project)
-    gxc(env, "install", BOOTSTRAP)
-    message = refused(env, project)
+    project = fork_recipe_project(tmp_path / "project", f"file://{tmp_path}/no-such-fork", "v1")
+    message = refused(fork_env(tmp_path, flavor_mirror, project), project)
     assert message.startswith(f"gxc: error: cannot clone file://{tmp_path}/no-such-fork at v1: ")
     assert f'give this version a patches recipe in a trusted toolchains.toml: [flavors.tamago.versions."{BASE}"]' \
            in message

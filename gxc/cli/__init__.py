@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from gxc import __version__
-from gxc.errors import EXIT_FAILED, GxcError, UsageError, for_terminal, shown
+from gxc.errors import EXIT_FAILED, EXIT_USAGE, GxcError, UsageError, for_terminal, shown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,8 +111,6 @@ COMMON_VERBS = "install list pin current build run test doctor"
 
 def _help_or_unknown_verb(parser: argparse.ArgumentParser, argv: list[str]) -> int | None:
     """Bare `gxc` and `gxc help [VERB]` print help (exit 0); a mistyped verb is one line naming the nearest."""
-    import difflib
-
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     words = [a for a in argv if a not in ("-q", "--quiet", "--debug")]
     if not words:
@@ -125,20 +123,22 @@ def _help_or_unknown_verb(parser: argparse.ArgumentParser, argv: list[str]) -> i
             verbs[words[1]].print_help()
             return 0
         if len(words) > 1:
-            return _unknown_verb(words[1], list(verbs), difflib)
+            return _unknown_verb(words[1], list(verbs))
         parser.print_help()
         return 0
     if verb.startswith("-") or verb in verbs:
         return None
-    return _unknown_verb(verb, list(verbs), difflib)
+    return _unknown_verb(verb, list(verbs))
 
 
-def _unknown_verb(verb: str, verbs: list[str], difflib: Any) -> int:
+def _unknown_verb(verb: str, verbs: list[str]) -> int:
+    import difflib
+
     close = difflib.get_close_matches(verb, verbs, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}? " if close else ""
     print(error_line(UsageError(f"unknown command {shown(verb)}", f"{hint}`gxc help` lists the commands")),
           file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 # gxc's own options of `gxc test`; everything else (packages, -run X, -v, -count=1) goes to go test in order.

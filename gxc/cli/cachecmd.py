@@ -35,13 +35,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     found = cache.entries()
     usage = objects.usage()
     if args.json:
-        print_json({"entries": [{"kind": e.kind, "path": e.path, "size": e.size, "version": e.version}
+        print_json({"entries": [{"kind": e.kind, "path": e.path, "size": e.size, "version": e.version, "role": e.role}
                                 for e in found],
                     "store": {"path": paths.objects_dir(), "objects": usage.objects, "size": usage.size,
                               "unshared_size": usage.linked, "saved": usage.saved}})
         return 0
     for e in found:
-        label = f" ({'' if '@' in e.version else 'go'}{e.version})" if e.version else ""
+        role = f" {e.role}" if e.role else ""
+        label = f" ({'' if '@' in e.version else 'go'}{e.version}{role})" if e.version else ""
         print(f"{e.kind:<8} {_mib(e.size):>10}  {e.path}{label}")
     print(f"total {_mib(sum(e.size for e in found))}")
     print(f"store    {_mib(usage.size):>10}  {paths.objects_dir()}: {usage.objects} objects, "

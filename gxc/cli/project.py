@@ -59,16 +59,17 @@ def cmd_pin(args: argparse.Namespace) -> int:
     pinwrite.write_pin(path, str(spec), args.target, locks)
     targets = f" with targets {', '.join(args.target)}" if args.target else ""
     print(f"pinned go {spec}{targets} in {path}")
-    for filename, sha in locks.items():
-        print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
-    _say_if_not_installed(spec)
+    _report_pinned(locks, spec)
     return 0
 
 
-def _say_if_not_installed(spec: Any) -> None:
-    """A pin of a version this machine lacks is fine, but not silent."""
+def _report_pinned(locks: dict[str, str], spec: Any) -> None:
+    """What a pin (or an upgrade) locked, and whether this machine has a toolchain for it: a pin of a
+    version it lacks is fine, but not silent."""
     from gxc import resolve
 
+    for filename, sha in locks.items():
+        print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
     if spec.best(resolve.installed_versions()) is None:
         print(f"gxc: note: no installed toolchain matches go {spec}; `gxc install` in this directory installs it",
               file=sys.stderr)
@@ -76,8 +77,6 @@ def _say_if_not_installed(spec: Any) -> None:
 
 def _check_or_warn(check: Any, force: bool) -> None:
     """Run a pin check: its error stops the pin, or with --force is only a warning."""
-    import sys
-
     from gxc.errors import GxcError
 
     try:
@@ -154,8 +153,5 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         print(f"go{old} in {path} is the newest patch of go{old.series}")
         return 0
     print(f"upgraded go{old} -> go{new} in {path}")
-    for filename, sha in locks.items():
-        print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
-    _say_if_not_installed(VersionSpec.parse(str(new)))
+    _report_pinned(locks, VersionSpec.parse(str(new)))
     return 0
-
