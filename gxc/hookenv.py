@@ -15,68 +15,18 @@ from __future__ import annotations
 import os
 import sys
 
-from gxc import shells
+from gxc.ground import shells
+from gxc.ground.activation import ADDED_PATH, DIFF, WARNED, decode_diff, encode_diff, encode_list, restored
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-DIFF, ADDED_PATH, WARNED = "_GXC_DIFF", "_GXC_PATH", "_GXC_WARNED"
-
-
-def decode_diff(text: str) -> dict[str, str | None]:
-    previous: dict[str, str | None] = {}
-    for item in text.split(","):
-        if item.endswith("-") and "=" not in item:
-            previous[item[:-1]] = None
-        elif "=" in item:
-            name, _, value = item.partition("=")
-            try:
-                previous[name] = bytes.fromhex(value).decode("utf-8", "surrogateescape")
-            except ValueError:
-                continue
-    return previous
-
-
-def encode_diff(previous: dict[str, str | None]) -> str:
-    return ",".join(f"{k}-" if v is None else f"{k}={v.encode('utf-8', 'surrogateescape').hex()}"
-                    for k, v in sorted(previous.items()))
-
-
-def _decode_list(text: str) -> list[str]:
-    return [bytes.fromhex(p).decode("utf-8", "surrogateescape") for p in text.split(",") if p]
-
-
-def _encode_list(items: list[str]) -> str:
-    return ",".join(i.encode("utf-8", "surrogateescape").hex() for i in items)
-
-
-def restored(current: dict[str, str]) -> dict[str, str]:
-    """The environment as it was before gxc's last activation."""
-    env = dict(current)
-    for name, value in decode_diff(current.get(DIFF, "")).items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    added = set(_decode_list(current.get(ADDED_PATH, "")))
-    if added and "PATH" in env:
-        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p not in added)
-    for name in (DIFF, ADDED_PATH):
-        env.pop(name, None)
-    return env
-
-
-def before_activation(current: Mapping[str, str]) -> Mapping[str, str]:
-    """The environment gxc's own decisions read: what the user had before the hook applied a project's
-    variables (GOSUMDB, for one, may be a trusted project's choice for the go command, never for gxc)."""
-    return restored(dict(current)) if DIFF in current else current
-
+    pass
 
 def activated(base: dict[str, str], cwd: str) -> dict[str, str]:
     """`base` with the selected toolchain's managed environment, or `base` itself when none applies."""
-    from gxc import resolve, workdir
-    from gxc.errors import GxcError, for_terminal
+    from gxc.ground.errors import GxcError, for_terminal
+    from gxc.project import resolve
+    from gxc.toolchains import workdir
 
     try:
         selection = resolve.select(cwd)
@@ -91,14 +41,14 @@ def activated(base: dict[str, str], cwd: str) -> dict[str, str]:
 
 
 def _warning_ids(messages: list[str]) -> list[str]:
-    from gxc.trust import sha256_hex
+    from gxc.project.trust import sha256_hex
 
     return [sha256_hex(m.encode())[:16] for m in messages]
 
 
 def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> str:
-    from gxc import notices
-    from gxc.errors import for_terminal
+    from gxc.ground import notices
+    from gxc.ground.errors import for_terminal
 
     warnings = notices.capture()
     base = restored(current)
@@ -115,7 +65,7 @@ def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> st
     if env.get("PATH") != current.get("PATH"):
         lines.append(shells.assign("PATH", env.get("PATH"), shell))
     lines.append(shells.assign(DIFF, encode_diff({k: base.get(k) for k in keys}) or None, shell))
-    lines.append(shells.assign(ADDED_PATH, _encode_list(added) or None, shell))
+    lines.append(shells.assign(ADDED_PATH, encode_list(added) or None, shell))
     warned = [w for w in current.get(WARNED, "").split(",") if w]
     for message, ident in zip(warnings, _warning_ids(warnings), strict=True):
         if ident not in warned:

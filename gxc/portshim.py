@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 
-from gxc.errors import GxcError, shown
-from gxc.resolve import Resolved
+from gxc.ground.errors import GxcError, shown
+from gxc.project.resolve import Resolved
 
 
 def run(name: str, toolchain: Resolved, args: list[str]) -> int:
     if not name.endswith("-go"):
         raise GxcError(f"go{toolchain.version} has no program named {shown(name)}", "run `gxc which go`")
-    from gxc import build, platforms
+    from gxc.delivery import build
+    from gxc.ports import platforms
 
     port = platforms.registry(toolchain).get(name[: -len("-go")])
     target = build.target(toolchain, port)
@@ -22,7 +23,7 @@ def run(name: str, toolchain: Resolved, args: list[str]) -> int:
     elif args and args[0] in build.TAG_ONLY_VERBS and port.tags:
         args = [args[0], "-tags=" + ",".join(port.tags), *args[1:]]
     go = os.path.join(target.env["GOROOT"], "bin", "go")  # a flavored port builds with its flavor's go
-    from gxc import launch
+    from gxc.ground import launch
 
     launch.exec_user(go, [go, *args], target.env)
     return 1

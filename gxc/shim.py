@@ -14,15 +14,16 @@ MAX_DEPTH = 8  # a shim that finds a shim that finds a shim...: a PATH loop, not
 
 
 def _fail(message: str, code: int) -> int:
-    from gxc.errors import for_terminal
+    from gxc.ground.errors import for_terminal
 
     sys.stderr.write(f"gxc: error: {for_terminal(message)}\n")
     return code
 
 
 def route(argv: list[str]) -> int:
-    from gxc import resolve, workdir
-    from gxc.errors import GxcError
+    from gxc.ground.errors import GxcError
+    from gxc.project import resolve
+    from gxc.toolchains import workdir
 
     name = os.path.basename(argv[0])
     os.environ["GXC_HOME"] = os.path.dirname(os.path.dirname(os.path.realpath(argv[0])))
@@ -41,12 +42,12 @@ def route(argv: list[str]) -> int:
         try:
             toolchain = resolve.resolve(selection)
         except GxcError as e:
-            from gxc.autoinstall import install_if_configured
+            from gxc.toolchains.autoinstall import install_if_configured
 
             toolchain = install_if_configured(selection, e)
         binary = os.path.join(toolchain.root, "bin", name)
         if not os.path.isdir(toolchain.root):  # uninstalled between resolving and here
-            from gxc.errors import ToolchainNotInstalled
+            from gxc.ground.errors import ToolchainNotInstalled
 
             raise ToolchainNotInstalled(str(toolchain.version), toolchain.reason)
         if not os.path.isfile(binary):
@@ -54,10 +55,10 @@ def route(argv: list[str]) -> int:
 
             return portshim.run(name, toolchain, args)
         env = workdir.managed_env(toolchain.ident, os.environ, selection.project_table.get("env"))
-        from gxc import launch
+        from gxc.ground import launch
 
         if selection.notes and selection.reason in resolve.EXPLICIT_REASONS:
-            from gxc.errors import for_terminal
+            from gxc.ground.errors import for_terminal
 
             sys.stderr.write("".join(f"gxc: note: {for_terminal(note)}\n" for note in selection.notes))
             sys.stderr.flush()  # before exec replaces this process
@@ -81,7 +82,7 @@ def _resolution_dir(args: list[str]) -> str:
     try:
         return os.getcwd()
     except FileNotFoundError:
-        from gxc.errors import GxcError
+        from gxc.ground.errors import GxcError
 
         raise GxcError("the current directory was deleted", "cd to an existing directory") from None
 
@@ -92,7 +93,7 @@ def _exec_system(name: str, args: list[str]) -> int:
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         candidate = os.path.join(entry, name)
         if entry and os.path.abspath(entry) != shims and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            from gxc import launch
+            from gxc.ground import launch
 
             launch.exec_user(candidate, [candidate, *args], os.environ)
     return _fail(f"`golang system` in .tool-versions, but no {name} on PATH outside gxc's shims", 1)

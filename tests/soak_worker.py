@@ -19,7 +19,7 @@ import time
 import traceback
 
 from gxc.cli import main
-from gxc.errors import NoToolchainSelected, ToolchainNotInstalled
+from gxc.ground.errors import NoToolchainSelected, ToolchainNotInstalled
 
 RACE_OUTCOMES = (ToolchainNotInstalled, NoToolchainSelected)  # another worker changed what this one acts on
 # What the shim (exit 1) or go itself (exit 2, its tree removed right after the exec) may say when a

@@ -2,7 +2,7 @@
 
 It logs one record per toolchain in `golang.org/toolchain/@v/list` (the zip's h1 from `<v>.ziphash`, the
 .mod's h1 computed), in list order, and signs tree notes with an Ed25519 key derived from a seed, so a
-test can name it in GOSUMDB as `name+hash+key URL`. tests/test_goproxy.py first proves it faithful with
+test can name it in GOSUMDB as `name+hash+key URL`. tests/sources/test_goproxy.py first proves it faithful with
 the real go command (a go1.21.13 switching to go1.22.10 through it), then points gxc at it.
 
 Attacks: `signer` (sign with another key), `fork` (serve another history), `lookup_swap` (answer a lookup
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gxc import sumdb
+from gxc.sources import sumdb
 
 MODULE = "golang.org/toolchain"
 

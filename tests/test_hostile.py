@@ -85,7 +85,7 @@ CHILD_CALLS |= {("os", n) for n in ("system", "popen", "fork", "forkpty", "posix
 def test_every_program_gxc_starts_goes_through_the_one_launcher() -> None:
     found = []
     for path in sorted((ROOT / "gxc").rglob("*.py")):
-        if path == ROOT / "gxc" / "launch.py":
+        if path == ROOT / "gxc" / "ground" / "launch.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
@@ -95,7 +95,7 @@ def test_every_program_gxc_starts_goes_through_the_one_launcher() -> None:
                 names = {a.name for a in node.names} & {n for _, n in CHILD_CALLS}
                 found += [f"{path.relative_to(ROOT)}:{node.lineno}: from {node.module} import {n}" for n in names]
     assert found == []
-    launcher = (ROOT / "gxc" / "launch.py").read_text()
+    launcher = (ROOT / "gxc" / "ground" / "launch.py").read_text()
     assert "core.fsmonitor=false" in launcher and "GXC_SIGNING_PASSWORD" in launcher
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from gxc import __version__
-from gxc.errors import EXIT_FAILED, EXIT_USAGE, GxcError, UsageError, for_terminal, shown
+from gxc.ground.errors import EXIT_FAILED, EXIT_USAGE, GxcError, UsageError, for_terminal, shown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         verb.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                           help="no progress bars or notes")
+    parser.set_defaults(verbs=sorted(subparsers.choices))  # for `gxc init`'s completion, without importing the CLI back
     return parser
 
 

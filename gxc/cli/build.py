@@ -60,15 +60,16 @@ def _display(path: str) -> str:
 
 def _selection(args: argparse.Namespace) -> Any:
     """The one selection a command's policy check, build and provenance share (`-T`, GXC_TOOLCHAIN, pins)."""
-    from gxc import resolve
+    from gxc.project import resolve
 
     return resolve.select(os.getcwd(), args.toolchain)
 
 
 def _toolchain(args: argparse.Namespace, selection: Any = None) -> Any:
     """The selected release; for ports that all build with a flavor, the release itself need not be installed."""
-    from gxc import platforms, resolve
-    from gxc.errors import ToolchainNotInstalled
+    from gxc.ground.errors import ToolchainNotInstalled
+    from gxc.ports import platforms
+    from gxc.project import resolve
 
     selection = selection or _selection(args)
     try:
@@ -88,9 +89,9 @@ def _toolchain(args: argparse.Namespace, selection: Any = None) -> Any:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from gxc import build
-    from gxc.errors import GxcError
-    from gxc.fsutil import sha256_file
+    from gxc.delivery import build
+    from gxc.ground.errors import GxcError
+    from gxc.ground.fsutil import sha256_file
 
     selection = _selection(args)
     check_policy(args.policy, selection, list(args.target))  # before anything is resolved, installed or built
@@ -128,7 +129,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def check_hardening(ts: list[Any], results: list[Any]) -> None:
     """One line per artifact that lacks what its port's hardening level promises; then fail."""
-    from gxc import binaryinfo
+    from gxc.ports import binaryinfo
 
     misses = []
     for t, r in zip(ts, results, strict=True):
@@ -141,8 +142,8 @@ def check_hardening(ts: list[Any], results: list[Any]) -> None:
 
 
 def _module_dir() -> str:
-    from gxc import build
-    from gxc.errors import UsageError
+    from gxc.delivery import build
+    from gxc.ground.errors import UsageError
 
     try:
         return build.module_root(os.getcwd())
@@ -154,8 +155,8 @@ def _provenance_inputs(ts: list[Any]) -> Any:
     """Start reading what provenance names besides the artifacts (receipts, git state) in a thread."""
     import threading
 
-    from gxc import provenance
-    from gxc.errors import GxcError
+    from gxc.delivery import provenance
+    from gxc.ground.errors import GxcError
 
     def read() -> None:
         with contextlib.suppress(GxcError, OSError):  # record_provenance reports them
@@ -170,7 +171,7 @@ def _provenance_inputs(ts: list[Any]) -> Any:
 
 def check_policy(path: str | None, selection: Any, ports: list[str]) -> None:
     """A build that breaks the policy writes nothing: one line per violation, then exit 1."""
-    from gxc import policy
+    from gxc.delivery import policy
 
     rules = policy.load(path)
     if rules:
@@ -180,7 +181,7 @@ def check_policy(path: str | None, selection: Any, ports: list[str]) -> None:
 
 def fail_with_lines(lines: list[str], prefix: str, hint: str) -> None:
     """Every problem but the last as a `gxc: ` line on stderr, the last as the error (with its hint)."""
-    from gxc.errors import GxcError
+    from gxc.ground.errors import GxcError
 
     for line in lines[:-1]:
         print(f"gxc: {prefix}{line}", file=sys.stderr)
@@ -191,14 +192,14 @@ def fail_with_lines(lines: list[str], prefix: str, hint: str) -> None:
 def signing_key(path: str | None) -> Any:
     if not path:
         return None
-    from gxc import signing
+    from gxc.delivery import signing
 
     return signing.load_private(path)
 
 
 def record_provenance(ts: list[Any], results: list[Any], extra: list[str], reproducible: bool, key: Any) -> None:
     """`<artifact>.intoto.json` beside every artifact; with a key, `.sig` and `.intoto.jsonl` too."""
-    from gxc import provenance, signing
+    from gxc.delivery import provenance, signing
 
     module_dir = _module_dir()
     for t, r in zip(ts, results, strict=True):
@@ -211,8 +212,8 @@ def record_provenance(ts: list[Any], results: list[Any], extra: list[str], repro
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gxc import build
-    from gxc.errors import GxcError
+    from gxc.delivery import build
+    from gxc.ground.errors import GxcError
 
     toolchain = _toolchain(args)
     t = build.targets(toolchain, [args.target], with_runner=True)[0]
@@ -226,7 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     timeout = args.timeout if args.timeout is not None else t.port.runner_timeout
     if not timeout:
-        from gxc import launch
+        from gxc.ground import launch
 
         launch.exec_user(wrapper, [wrapper, result.outputs[0], *args.rest], t.env)
     return run_with_timeout([wrapper, result.outputs[0], *args.rest], t.env, timeout, t.port.name)
@@ -240,7 +241,7 @@ def run_with_timeout(command: list[str], env: dict[str, str], seconds: float, po
     import signal
     import subprocess
 
-    from gxc import launch
+    from gxc.ground import launch
 
     proc = launch.popen(command, launch.user_env(env), start_new_session=True)
     try:
@@ -258,7 +259,8 @@ def run_with_timeout(command: list[str], env: dict[str, str], seconds: float, po
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from gxc import build, launch
+    from gxc.delivery import build
+    from gxc.ground import launch
 
     toolchain = _toolchain(args)
     worst = 0

@@ -30,7 +30,8 @@ def _mib(size: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from gxc import cache, objects, paths
+    from gxc.ground import paths
+    from gxc.toolchains import cache, objects
 
     found = cache.entries()
     usage = objects.usage()
@@ -51,7 +52,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from gxc import cache
+    from gxc.toolchains import cache
 
     try:
         removed = cache.clean()
@@ -63,11 +64,13 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from gxc import cache, objects, settings, shims, store
-    from gxc.paths import dir_name
+    from gxc.ground import settings
+    from gxc.ground.paths import dir_name
+    from gxc.project import tracked
+    from gxc.toolchains import cache, objects, shims, store
 
     kept = cache.kept_versions(args.keep, os.getcwd())
-    print(f"projects known: {', '.join(cache.known_projects()) or 'none (`gxc pin` and `gxc trust` add them)'}")
+    print(f"projects known: {', '.join(tracked.known_projects()) or 'none (`gxc pin` and `gxc trust` add them)'}")
     # a flavor's build stays while its release is kept or pinned: a project pinned to go1.25.5 builds its
     # tamago ports with it, whether or not go1.25.5 itself is installed
     pinned = cache.tracked_pins(extra_dirs=[os.getcwd()])

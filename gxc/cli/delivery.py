@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from gxc.cli.output import print_json
-from gxc.errors import GxcError, public_path
+from gxc.ground.errors import GxcError, public_path
 
 
 def register(sub: Any) -> None:
@@ -44,7 +44,7 @@ def _dependency_line(dep: dict[str, Any]) -> str:
 def _shown_provenance(path: str, key_path: str | None) -> dict[str, Any]:
     """The signed envelope's statement when the artifact has one (verified with --key), else the plain
     document; a plain document that disagrees with the signed one is named on stderr."""
-    from gxc import provenance, signing
+    from gxc.delivery import provenance, signing
 
     artifact = path.removesuffix(provenance.SUFFIX)
     if not os.path.exists(artifact + signing.ENVELOPE_SUFFIX):
@@ -91,7 +91,9 @@ def cmd_provenance(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_artifact(args: argparse.Namespace) -> int:
-    from gxc import autoinstall, provenance, resolve, signing
+    from gxc.delivery import provenance, signing
+    from gxc.project import resolve
+    from gxc.toolchains import autoinstall
 
     key = signing.load_public(args.key)
     signing.check_signature(key, args.file)
@@ -109,8 +111,8 @@ def cmd_verify_artifact(args: argparse.Namespace) -> int:
 
 
 def _passphrase() -> bytes:
-    from gxc import signing
-    from gxc.errors import UsageError
+    from gxc.delivery import signing
+    from gxc.ground.errors import UsageError
 
     given = os.environ.get(signing.PASSWORD_ENV)
     if given is not None:
@@ -126,7 +128,7 @@ def _passphrase() -> bytes:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from gxc import signing
+    from gxc.delivery import signing
 
     private, public = f"{args.prefix}.key", f"{args.prefix}.pub"
     passphrase = _passphrase()
@@ -138,8 +140,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def _any_go() -> str | None:
     """A go command for `go version -m`: the toolchain selected here, else the newest installed."""
-    from gxc import paths, resolve, store
-    from gxc.errors import GxcError
+    from gxc.ground import paths
+    from gxc.ground.errors import GxcError
+    from gxc.project import resolve
+    from gxc.toolchains import store
 
     try:
         root = resolve.resolve(resolve.select(os.getcwd())).root
@@ -155,7 +159,7 @@ def _yes_no(value: object) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from gxc import binaryinfo
+    from gxc.ports import binaryinfo
 
     report = binaryinfo.describe(args.file, _any_go())
     if args.json:

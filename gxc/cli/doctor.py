@@ -28,8 +28,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from gxc import paths, store
-    from gxc.errors import ToolchainNotInstalled
+    from gxc.ground import paths
+    from gxc.ground.errors import ToolchainNotInstalled
+    from gxc.toolchains import store
 
     versions = ([store.parse_installed_name(v) for v in args.versions] or
                 [*store.installed_versions(), *store.installed_flavors()])
@@ -63,7 +64,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _index_disagreement(version: Any) -> list[str]:
     """The receipt's archive sha256 against the user's own index: [] when they agree."""
-    from gxc import config, store
+    from gxc.ground import config
+    from gxc.toolchains import store
 
     receipt = store.read_receipt(version) or {}
     if receipt.get("h1"):
@@ -71,7 +73,7 @@ def _index_disagreement(version: Any) -> list[str]:
     filename, sha = str(receipt.get("filename", "")), str(receipt.get("sha256", ""))
     source = receipt.get("source")
     if receipt.get("kind") == "source-build" and isinstance(source, dict):  # the source archive it was built from
-        from gxc.versions import Version
+        from gxc.ground.versions import Version
 
         filename, sha, version = str(source.get("filename", "")), str(source.get("sha256", "")), \
             Version.parse(str(receipt.get("base", "")))
@@ -85,10 +87,10 @@ def _index_disagreement(version: Any) -> list[str]:
 
 def _sumdb_disagreement(receipt: dict[str, Any]) -> list[str]:
     """A toolchain from a module proxy, against what the user's checksum database proves now."""
-    from gxc import config
+    from gxc.ground import config
 
     key, h1 = str(receipt.get("filename")), str(receipt.get("h1"))
-    from gxc.proofs import module_proof
+    from gxc.sources.proofs import module_proof
 
     proof = module_proof(key, {}, config.user_sources().sumdb, skip_sumdb=False, offline=False)
     return [] if proof.digest == h1 else [f"{key}: installed from {h1}, {proof.by} proves {proof.digest}"]
@@ -97,7 +99,7 @@ def _sumdb_disagreement(receipt: dict[str, Any]) -> list[str]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import os
 
-    from gxc import health
+    from gxc.cli import health
 
     findings = health.diagnose(os.getcwd()) + health.check_policy(os.getcwd(), args.policy)
     where = health.locations()
@@ -115,7 +117,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_reshim(args: argparse.Namespace) -> int:
-    from gxc import paths, shims
+    from gxc.ground import paths
+    from gxc.toolchains import shims
 
     names = shims.refresh()
     print(f"{len(names)} shims in {paths.shims_dir()}")

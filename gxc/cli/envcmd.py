@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 from gxc.cli.output import add_toolchain_option
-from gxc.resolve import Resolved
-from gxc.shells import SHELLS
+from gxc.ground.shells import SHELLS
+from gxc.project.resolve import Resolved
 
 
 def register(sub: Any) -> None:
@@ -39,20 +39,21 @@ def register(sub: Any) -> None:
 
 
 def selected(toolchain: str | None) -> Resolved:
-    from gxc import resolve
+    from gxc.project import resolve
 
     return resolve.resolve(resolve.select(os.getcwd(), toolchain))
 
 
 def environment(toolchain: Resolved, target: str | None) -> tuple[dict[str, str], list[str]]:
     """The environment to run in, and the keys gxc set in it."""
-    from gxc import hookenv, workdir
+    from gxc.ground import activation
+    from gxc.toolchains import workdir
 
-    base = hookenv.restored(dict(os.environ))  # what an activate hook set is not the user's own setting
+    base = activation.restored(dict(os.environ))  # what an activate hook set is not the user's own setting
     project_env: dict[str, str] = toolchain.selection.project_table.get("env", {})
     env = workdir.managed_env(toolchain.ident, base, project_env)
     if target:
-        from gxc import platforms
+        from gxc.ports import platforms
 
         env.update(platforms.port_env(platforms.registry(toolchain).get(target), toolchain))
     return env, workdir.set_keys(base, env)
@@ -61,24 +62,24 @@ def environment(toolchain: Resolved, target: str | None) -> tuple[dict[str, str]
 def cmd_exec(args: argparse.Namespace) -> int:
     command = args.command + args.rest
     if not command:
-        from gxc.errors import UsageError
+        from gxc.ground.errors import UsageError
 
         raise UsageError("gxc exec needs a command", "gxc exec -- go version")
     env, _ = environment(selected(args.toolchain), args.target)
     sys.stdout.flush()
     try:
-        from gxc import launch
+        from gxc.ground import launch
 
         launch.exec_user(command[0], command, env, search=True)
     except FileNotFoundError:
-        from gxc.errors import GxcError
+        from gxc.ground.errors import GxcError
 
         raise GxcError(f"command not found: {command[0]}", "check the name, or PATH") from None
     return 1
 
 
 def _quote(value: str) -> str:
-    from gxc.shells import quote
+    from gxc.ground.shells import quote
 
     return quote(value, "bash")
 
@@ -86,7 +87,7 @@ def _quote(value: str) -> str:
 def render(env: dict[str, str], keys: list[str], shell: str) -> str:
     if shell == "json":
         return json.dumps({k: env[k] for k in keys}, indent=2, sort_keys=True)
-    from gxc.shells import render as render_for_shell
+    from gxc.ground.shells import render as render_for_shell
 
     return render_for_shell(env, keys, shell)
 
@@ -107,7 +108,7 @@ def cmd_which(args: argparse.Namespace) -> int:
         if os.path.isfile(path):
             print(path)
             return 0
-    from gxc.errors import GxcError, shown
+    from gxc.ground.errors import GxcError, shown
 
     raise GxcError(f"go{toolchain.version} has no program named {shown(args.program)}",
                    "programs live in bin/ (go, gofmt) and pkg/tool/<os>_<arch>/ (compile, link, asm, vet...)")
@@ -139,11 +140,9 @@ _GXC_STAMP={stamp_dir}/stamp.$$
 """
 
 
-def _completion(shell: str) -> str:
+def _completion(shell: str, names: list[str]) -> str:
     """Verb completion, where it costs one line: bash and fish."""
-    from gxc.cli import build_parser
-
-    verbs = " ".join(sorted(next(a for a in build_parser()._actions if a.dest == "verb").choices or []))
+    verbs = " ".join(names)
     if shell == "bash":
         return f"complete -W {_quote(verbs)} gxc;"
     if shell == "fish":
@@ -153,7 +152,7 @@ def _completion(shell: str) -> str:
 
 def _stamp_dir() -> str:
     """A private directory (0700) for the hook's stamp files: never a predictable name in /tmp."""
-    from gxc import paths
+    from gxc.ground import paths
 
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     directory = os.path.join(runtime, "gxc") if runtime and os.path.isdir(runtime) else os.path.join(
@@ -165,14 +164,14 @@ def _stamp_dir() -> str:
 
 def _hook_command(shell: str) -> str:
     """The hook's recompute takes the shim's light path (python -I -S, no site-packages, no argparse)."""
-    from gxc.shells import light_command, quote
+    from gxc.ground.shells import light_command, quote
 
     return " ".join(quote(arg, shell) for arg in light_command("gxc.hookenv"))
 
 
 def _watched_files() -> list[str]:
     """Files and directories whose change means the hook must recompute: default, config, trust records."""
-    from gxc import paths
+    from gxc.ground import paths
 
     return [paths.settings_path(), paths.config_path(), os.path.join(paths.trust_dir(), "allow"),
             os.path.join(paths.trust_dir(), "deny")]
@@ -193,12 +192,12 @@ def _fish_activate(home_line: str) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from gxc import paths
-    from gxc.shells import assign, quote
+    from gxc.ground import paths
+    from gxc.ground.shells import assign, quote
 
     shims = paths.shims_dir()
     if not os.path.exists(os.path.join(shims, "go")):  # a fresh home: `go` routes through gxc from the start
-        from gxc import shims as shim_dir
+        from gxc.toolchains import shims as shim_dir
 
         shim_dir.refresh()
     home_line = assign("GXC_HOME", paths.home(), args.shell) if os.environ.get("GXC_HOME") else ""
@@ -207,12 +206,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         path_line = (f"fish_add_path --prepend --global {quote(shims, 'fish')} {quote(gobin, 'fish')};"
                      if args.shell == "fish"
                      else f'export PATH={_quote(shims)}:{_quote(gobin)}":$PATH";')
-        print("\n".join(filter(None, [home_line, path_line, _completion(args.shell)])))
+        print("\n".join(filter(None, [home_line, path_line, _completion(args.shell, args.verbs)])))
         return 0
     if args.shell == "fish":
         print(_fish_activate(home_line))
         return 0
-    from gxc.pins import PIN_FILES
+    from gxc.project.pins import PIN_FILES
 
     hook = _ACTIVATE_POSIX.format(pin_files=" ".join(PIN_FILES), watched=" ".join(map(_quote, _watched_files())),
                                   hook=_hook_command(args.shell), shell=args.shell, stamp_dir=_quote(_stamp_dir()))

@@ -7,8 +7,9 @@ import os
 import sys
 from typing import Any
 
-from gxc.cli.output import TerminalReporter, print_json
-from gxc.versions import Flavored, Version, is_flavored
+from gxc.cli.output import print_json
+from gxc.ground.terminal import TerminalReporter
+from gxc.ground.versions import Flavored, Version, is_flavored
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
@@ -53,8 +54,10 @@ def register(sub: Any) -> None:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from gxc import autoinstall, config, resolve, shims, store
-    from gxc.versions import VersionSpec
+    from gxc.ground import config
+    from gxc.ground.versions import VersionSpec
+    from gxc.project import resolve
+    from gxc.toolchains import autoinstall, shims, store
 
     requests: list[Any] = [Flavored.parse(s) if is_flavored(s) else VersionSpec.parse(s) for s in args.specs]
     selection = resolve.select(os.getcwd())
@@ -67,7 +70,7 @@ def cmd_install(args: argparse.Namespace) -> int:
                                    allow_source_mismatch=args.allow_source_mismatch,
                                    skip_sumdb=args.insecure_skip_sumdb, repair=args.repair)
     reporter = TerminalReporter(args.quiet)
-    from gxc import settings
+    from gxc.ground import settings
 
     for spec in requests:
         if isinstance(spec, Flavored):
@@ -83,7 +86,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def _install_flavor(spec: Any, selection: Any, cfg: Any, options: Any, reporter: Any) -> Any:
-    from gxc import flavors, sourcebuild
+    from gxc.toolchains import flavors, sourcebuild
 
     recipe = flavors.recipe(spec, selection.project)
     return sourcebuild.install_built(sourcebuild.Build(str(spec), spec.version, recipe), cfg, options, reporter)
@@ -91,8 +94,9 @@ def _install_flavor(spec: Any, selection: Any, cfg: Any, options: Any, reporter:
 
 def _install_release(spec: Any, from_source: bool, cfg: Any, options: Any, reporter: Any) -> Any:
     """A binary release; built from source when asked, or when the index has no binary for this host."""
-    from gxc import index, sourcebuild, store
-    from gxc.errors import NoArchiveForHost
+    from gxc.ground.errors import NoArchiveForHost
+    from gxc.sources import index
+    from gxc.toolchains import sourcebuild, store
 
     if not from_source:
         try:
@@ -103,7 +107,7 @@ def _install_release(spec: Any, from_source: bool, cfg: Any, options: Any, repor
             raise AssertionError
     else:
         why = ""
-    release = store.pick_release(spec, index.load_releases(cfg.sources.index_url, offline=options.offline))
+    release = index.pick_release(spec, index.load_releases(cfg.sources.index_url, offline=options.offline))
     if why and not any(f.kind == "source" for f in release.files):
         raise NoArchiveForHost(str(release.version), "/".join(index.host_platform()))
     if why:
@@ -113,7 +117,8 @@ def _install_release(spec: Any, from_source: bool, cfg: Any, options: Any, repor
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    from gxc import objects, paths, settings, shims, store
+    from gxc.ground import paths, settings
+    from gxc.toolchains import objects, shims, store
 
     for text in args.versions:
         version = store.parse_installed_name(text)
@@ -130,7 +135,8 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 def uninstall_warnings(version: Any) -> list[str]:
     """What removing this version changes for the default and for tracked projects."""
-    from gxc import cache, settings, store
+    from gxc.ground import settings
+    from gxc.toolchains import cache, store
 
     if not store.is_installed(version) or isinstance(version, Flavored):
         return []
@@ -152,7 +158,8 @@ def _human(size: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from gxc import paths, settings, store
+    from gxc.ground import paths, settings
+    from gxc.toolchains import store
 
     default = settings.read_default()
     names: list[Version | Flavored] = [*reversed(store.installed_versions()), *store.installed_flavors()]
@@ -176,8 +183,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_list_remote(args: argparse.Namespace) -> int:
-    from gxc import config, store
-    from gxc.versions import VersionSpec
+    from gxc.ground import config
+    from gxc.ground.versions import VersionSpec
+    from gxc.toolchains import store
 
     cfg = config.load(mirror=args.mirror, goproxy=args.goproxy)
     releases = _remote_releases(cfg, args.offline)
@@ -201,7 +209,7 @@ def cmd_list_remote(args: argparse.Namespace) -> int:
 
 def _remote_releases(cfg: Any, offline: bool) -> list[Any]:
     """The index's releases, or the versions the module proxy lists for this host."""
-    from gxc import goproxy, index
+    from gxc.sources import goproxy, index
 
     if not cfg.sources.goproxy:
         return index.load_releases(cfg.sources.index_url, offline=offline)

@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Any
 
-from gxc.cli.output import TerminalReporter, print_json
+from gxc.cli.output import print_json
+from gxc.ground.terminal import TerminalReporter
 
 
 def register(sub: Any) -> None:
@@ -32,8 +33,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from gxc import config, mirror
-    from gxc.versions import VersionSpec
+    from gxc.ground import config
+    from gxc.ground.versions import VersionSpec
+    from gxc.sources import mirror
 
     cfg = config.load(mirror=args.mirror, goproxy=args.goproxy)
     request = mirror.Request([VersionSpec.parse(s) for s in args.versions], mirror.parse_hosts(args.hosts),
@@ -55,7 +57,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from gxc import config, mirror
+    from gxc.ground import config
+    from gxc.sources import mirror
 
     root = os.path.abspath(args.dir)
     problems = mirror.verify(root, config.user_sources().sumdb, args.offline)

@@ -32,8 +32,9 @@ def register(sub: Any) -> None:
 
 def _context(toolchain_arg: str | None) -> tuple[Any, Any, Any]:
     """(registry, toolchain or None, why none): ports are listable even where no toolchain is selected."""
-    from gxc import platforms, resolve
-    from gxc.errors import GxcError
+    from gxc.ground.errors import GxcError
+    from gxc.ports import platforms
+    from gxc.project import resolve
 
     selection = resolve.select(os.getcwd(), toolchain_arg)
     try:
@@ -44,7 +45,8 @@ def _context(toolchain_arg: str | None) -> tuple[Any, Any, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from gxc import build, platforms
+    from gxc.delivery import build
+    from gxc.ports import platforms
 
     registry, toolchain, missing = _context(args.toolchain)
     rows = []
@@ -78,7 +80,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     import tomlkit
 
     registry, _, _ = _context(args.toolchain)
-    from gxc.platforms import canonical_order
+    from gxc.ports.platforms import canonical_order
 
     port = registry.get(args.name)
     print(f"# {port.name} from {port.origin}")
@@ -87,8 +89,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from gxc import paths, platforms, shims
-    from gxc.errors import UsageError, shown
+    from gxc.ground import paths
+    from gxc.ground.errors import UsageError, shown
+    from gxc.ports import platforms
+    from gxc.toolchains import shims
 
     raw, _ = platforms.read_port_file(args.file)
     registry, _, _ = _context(None)
@@ -114,9 +118,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from gxc import paths, shims
-    from gxc.errors import UsageError
-    from gxc.platforms import name_problem
+    from gxc.ground import paths
+    from gxc.ground.errors import UsageError
+    from gxc.ports.platforms import name_problem
+    from gxc.toolchains import shims
 
     problem = name_problem(args.name)
     if problem:
@@ -133,7 +138,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _added_path() -> str:
-    from gxc import paths
+    from gxc.ground import paths
 
     return os.path.join(paths.user_platforms_dir(), ".added")
 
@@ -148,7 +153,7 @@ def _added() -> list[str]:
 
 
 def _record_added(name: str, add: bool) -> None:
-    from gxc.fsutil import atomic_write
+    from gxc.ground.fsutil import atomic_write
 
     names = [n for n in _added() if n != name] + ([name] if add else [])
     atomic_write(_added_path(), "".join(f"{n}\n" for n in names))

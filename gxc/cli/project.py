@@ -43,8 +43,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    from gxc import pinwrite
-    from gxc.versions import VersionSpec
+    from gxc.ground.versions import VersionSpec
+    from gxc.pinning import pinwrite
 
     spec = VersionSpec.parse(args.spec)
     path = os.path.join(os.getcwd(), "toolchains.toml")
@@ -66,7 +66,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
 def _report_pinned(locks: dict[str, str], spec: Any) -> None:
     """What a pin (or an upgrade) locked, and whether this machine has a toolchain for it: a pin of a
     version it lacks is fine, but not silent."""
-    from gxc import resolve
+    from gxc.project import resolve
 
     for filename, sha in locks.items():
         print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
@@ -77,7 +77,7 @@ def _report_pinned(locks: dict[str, str], spec: Any) -> None:
 
 def _check_or_warn(check: Any, force: bool) -> None:
     """Run a pin check: its error stops the pin, or with --force is only a warning."""
-    from gxc.errors import GxcError
+    from gxc.ground.errors import GxcError
 
     try:
         check()
@@ -88,9 +88,10 @@ def _check_or_warn(check: Any, force: bool) -> None:
 
 
 def cmd_use(args: argparse.Namespace) -> int:
-    from gxc import resolve, settings
-    from gxc.errors import ToolchainNotInstalled
-    from gxc.versions import VersionSpec
+    from gxc.ground import settings
+    from gxc.ground.errors import ToolchainNotInstalled
+    from gxc.ground.versions import VersionSpec
+    from gxc.project import resolve
 
     spec = VersionSpec.parse(args.spec)
     best = spec.best(resolve.installed_versions())
@@ -102,7 +103,8 @@ def cmd_use(args: argparse.Namespace) -> int:
 
 
 def cmd_current(args: argparse.Namespace) -> int:
-    from gxc import health, resolve
+    from gxc.cli import health
+    from gxc.project import resolve
 
     toolchain = resolve.resolve(resolve.select(os.getcwd(), args.toolchain))
     selection = toolchain.selection
@@ -129,8 +131,8 @@ def cmd_current(args: argparse.Namespace) -> int:
 
 
 def cmd_outdated(args: argparse.Namespace) -> int:
-    from gxc import patches
     from gxc.cli.output import print_json
+    from gxc.pinning import patches
 
     lags = patches.outdated(os.getcwd(), offline=args.offline)
     if args.json:
@@ -145,8 +147,8 @@ def cmd_outdated(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from gxc import patches
-    from gxc.versions import VersionSpec
+    from gxc.ground.versions import VersionSpec
+    from gxc.pinning import patches
 
     path, old, new, locks = patches.upgrade(os.path.abspath(args.path), args.lock, args.host)
     if new is None:

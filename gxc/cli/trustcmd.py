@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from gxc.cli.output import print_json
-from gxc.errors import for_terminal
+from gxc.ground.errors import for_terminal
 
 
 def register(sub: Any) -> None:
@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
 
 def project_file(path: str | None) -> str:
     """The toolchains.toml named, in the directory named, or the nearest one above here."""
-    from gxc import pins
-    from gxc.errors import UsageError
+    from gxc.ground.errors import UsageError
+    from gxc.project import pins
 
     if path:
         candidate = os.path.join(path, pins.PROJECT_FILE) if os.path.isdir(path) else path
@@ -42,8 +42,8 @@ def project_file(path: str | None) -> str:
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
-    from gxc import pins, trust
-    from gxc.errors import UsageError
+    from gxc.ground.errors import UsageError
+    from gxc.project import pins, trust
 
     if args.show or args.prune:
         return _show_or_prune(args)
@@ -67,7 +67,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
 
 
 def _show_or_prune(args: argparse.Namespace) -> int:
-    from gxc import trust
+    from gxc.project import trust
 
     if args.prune:
         dropped = trust.prune()
@@ -88,7 +88,7 @@ def _show_or_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_untrust(args: argparse.Namespace) -> int:
-    from gxc import trust
+    from gxc.project import trust
 
     path = project_file(args.path)
     trust.deny(path)

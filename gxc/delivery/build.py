@@ -1,0 +1,261 @@
+"""Building, running and testing for ports: the environment, the flags, the runner, the matrix.
+
+A `Target` is a port prepared for one toolchain: its environment (the managed one of workdir.py plus
+the port's GOOS/GOARCH, variables, env and CC) and its build flags. Builds of several ports run in
+parallel, sharing the version's GOCACHE. Runners are wrapped as `go_<goos>_<goarch>_exec` scripts in
+the version's work dir: `go test` finds them on PATH by that name, and `gxc run` execs them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import shlex
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from gxc.ground import beneath, launch, paths
+from gxc.ground.errors import GxcError, UsageError
+from gxc.ground.fsutil import atomic_write, sha256_file
+from gxc.ground.versions import Flavored, Version
+from gxc.ports import platforms
+from gxc.ports.platforms import Port
+from gxc.project.resolve import Resolved
+from gxc.toolchains import workdir
+
+BUILD_VERBS = ("build", "install", "run", "test")
+# The compiler's heap is small and cold cross builds on few cores are CPU bound: a lazier GC pace for
+# `go build` (never for the programs gxc runs) saves ~20% CPU on 2 cores (scripts/bench-cross) for
+# a few hundred MB more per compile. A GOGC the user set wins.
+COMPILER_GOGC = "400"
+TAG_ONLY_VERBS = ("vet",)  # vet takes -tags but not -ldflags or -trimpath
+
+
+@dataclass(frozen=True)
+class Target:
+    port: Port
+    env: dict[str, str]
+    flags: list[str]
+    toolchain: Resolved  # the flavor's build for a port with `flavor = "..."`, else the selected release
+
+
+@dataclass(frozen=True)
+class Built:
+    port: str
+    outputs: list[str]
+    log: str
+    ok: bool
+    packages: list[str] = field(default_factory=list)  # the main package of each output
+    times: list[tuple[float, float]] = field(default_factory=list)  # when each output's build started, ended
+
+
+def exec_wrapper(toolchain: Resolved, port: Port) -> str:
+    """Write the port's runner as go_<goos>_<goarch>_exec; return its directory."""
+    command = platforms.runner(port, toolchain.root)
+    if command is None:
+        missing = platforms.runner_missing(port)
+        raise GxcError(f"port {port.name}: {missing.message}", missing.fix)
+    directory = os.path.join(paths.work_dir(toolchain.ident), "exec", port.name.replace("/", "-"))
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"go_{port.goos}_{port.goarch}_exec")
+    args = [shlex.quote(a).replace("'{bin}'", '"$bin"').replace("{bin}", '"$bin"')
+            .replace("'{bios}'", '"$bios"').replace("{bios}", '"$bios"') for a in command] or ['"$bin"']
+    if '"$bin"' not in " ".join(args):
+        args.append('"$bin"')
+    exports = "".join(f"export {k}={shlex.quote(platforms.expand(v, port, toolchain.root))}\n"
+                      for k, v in port.runner_env.items())
+    bios = _bios_line() if '"$bios"' in " ".join(args) else ""
+    script = (f'#!/bin/sh\n# gxc runner for port {port.name}\nbin="$1"; shift\n{exports}{bios}'
+              f'exec {" ".join(args)} "$@"\n')
+    atomic_write(path, script, executable=True)
+    return directory
+
+
+def _bios_line() -> str:
+    """Shell that sets $bios to the trampoline for "$bin" (gxc.baremetal), or stops with its error."""
+    from gxc.ground.shells import light_command
+
+    helper = " ".join(shlex.quote(arg) for arg in light_command("gxc.ports.baremetal"))
+    cache = os.path.join(paths.cache_dir(), "bios")
+    return f'bios=$({helper} "$bin" {shlex.quote(cache)}) || exit 1\n'
+
+
+
+def flavor_version(toolchain: Resolved, flavor: str, cwd: str) -> tuple[Version, str]:
+    """Which release of a flavor a port builds with: the pinned one, else what the module requires.
+
+    TamaGo's own launcher does the same: a module that requires github.com/usbarmory/tamago v1.25.5
+    builds with tamago-go 1.25.5 when nothing pins a version.
+    """
+    from gxc.toolchains import flavors
+
+    pinned = toolchain.selection.spec is not None and toolchain.selection.reason not in ("default", "")
+    if not pinned:
+        module = flavors.registry(toolchain.selection.project).get(flavor)
+        required = flavors.required_version(module.module, cwd) if module and module.module else None
+        if required is not None and module is not None:
+            return required, f"{flavor} build of go{required}, as go.mod requires {module.module} v{required}"
+    return toolchain.version, f"{flavor} build of go{toolchain.version}; {toolchain.reason}"
+
+
+def port_toolchain(toolchain: Resolved, port: Port, cwd: str | None = None) -> Resolved:
+    """The toolchain that builds `port`: the selected release, or for a flavored port that release's flavor."""
+    if not port.flavor:
+        return toolchain
+    from gxc.toolchains import flavors, store
+
+    version, reason = flavor_version(toolchain, port.flavor, cwd or os.getcwd())
+    flavored = Flavored(port.flavor, version)
+    if store.is_installed(flavored):
+        return toolchain.with_flavor(port.flavor, version, reason)
+    flavors.recipe(flavored, toolchain.selection.project)  # no recipe for this version: say which it has
+    from gxc.ground import config
+
+    if config.load().auto_install:
+        from gxc.toolchains import autoinstall
+
+        autoinstall.install_flavor(flavored, toolchain.selection)
+        return toolchain.with_flavor(port.flavor, version, reason)
+    raise UsageError(f"port {port.name} builds with {flavored}, which is not installed",
+                     f"run `gxc install {flavored}` (make.bash with the {port.flavor} recipe: minutes, once per "
+                     "machine), or set auto_install = true")
+
+
+def flavored_state(toolchain: Resolved, port: Port) -> tuple[Resolved | None, platforms.Problem | None]:
+    """For `platform list`: the toolchain a port would build with, or why there is none (never installs)."""
+    if not port.flavor:
+        return toolchain, None
+    from gxc.toolchains import flavors, store
+
+    version, reason = flavor_version(toolchain, port.flavor, os.getcwd())
+    flavored = Flavored(port.flavor, version)
+    if store.is_installed(flavored):
+        return toolchain.with_flavor(port.flavor, version, reason), None
+    try:
+        flavors.recipe(flavored, toolchain.selection.project)
+    except GxcError as e:
+        return None, platforms.Problem(e.message, e.hint)
+    return None, platforms.Problem(f"needs {flavored}, not installed", f"gxc install {flavored}")
+
+
+def target(toolchain: Resolved, port: Port, reproducible: bool = False, with_runner: bool = False,
+           registry: platforms.Registry | None = None) -> Target:
+    if port.flavor:
+        toolchain = port_toolchain(toolchain, port)
+        registry = platforms.registry(toolchain)  # the flavor's tree knows GOOS/GOARCH pairs the release does not
+    registry = registry or platforms.registry(toolchain)
+    problems = platforms.problems(port, toolchain.version, registry.pairs, toolchain.root)
+    if problems:
+        raise UsageError(f"port {port.name} cannot be built with {toolchain.name}: {problems[0].message}",
+                         problems[0].fix)
+    env = workdir.managed_env(toolchain.ident, os.environ, toolchain.selection.project_table.get("env"))
+    env.update(platforms.port_env(port, toolchain))
+    if with_runner:
+        env["PATH"] = exec_wrapper(toolchain, port) + os.pathsep + env["PATH"]
+    return Target(port, env, platforms.build_flags(port, reproducible), toolchain)
+
+
+def targets(toolchain: Resolved, names: list[str], reproducible: bool = False,
+            with_runner: bool = False) -> list[Target]:
+    if not names:
+        names = list(toolchain.selection.project_table.get("toolchain", {}).get("targets", []))
+    if not names:
+        raise UsageError("no target ports given", "pass -t PORT, or pin targets with `gxc pin V -t PORT`")
+    registry = platforms.registry(toolchain)
+    return [target(toolchain, registry.get(n), reproducible, with_runner, registry) for n in dict.fromkeys(names)]
+
+
+def _binary_name(import_path: str) -> str:
+    parts = import_path.rstrip("/").split("/")
+    if len(parts) > 1 and parts[-1][:1] == "v" and parts[-1][1:].isdigit():
+        return parts[-2]  # example.com/tool/v2 builds "tool"
+    return parts[-1]
+
+
+def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
+    go = os.path.join(t.env["GOROOT"], "bin", "go")
+    proc = launch.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], launch.user_env(t.env), cwd=cwd,
+                      capture_output=True, text=True)
+    if proc.returncode:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise GxcError(f"go list failed for port {t.port.name}: {last}", "check the package patterns")
+    mains = [line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("main ")]
+    if not mains:
+        raise UsageError(f"no main package in {' '.join(packages)}", "name a package with `package main`")
+    return mains
+
+
+def output_names(t: Target, mains: list[str]) -> dict[str, str]:
+    """Main package -> binary file name; two mains that would share a name are an error, not an overwrite."""
+    names: dict[str, str] = {}
+    for pkg in mains:
+        name = _binary_name(pkg) + t.port.binary_suffix
+        clash = next((other for other, used in names.items() if used == name), None)
+        if clash:
+            raise UsageError(f"port {t.port.name}: {clash} and {pkg} would both be built as {name}",
+                             "build them separately with -o DIR, or rename one of the directories")
+        names[pkg] = name
+    return names
+
+
+def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str) -> Built:
+    """Build the main packages among `packages` for one port into out_dir/<port>/.
+
+    The main packages are listed per port: build constraints can make a package main for one GOOS only.
+    """
+    go = os.path.join(t.env["GOROOT"], "bin", "go")
+    root, rel = beneath.chosen_root(out_dir, os.getcwd())
+    port_rel = os.path.join(rel, t.port.name.replace("/", "-"))
+    outputs: list[str] = []
+    logs: list[str] = []
+    try:
+        names = output_names(t, main_packages(t, packages, cwd))
+    except GxcError as e:
+        return Built(t.port.name, [], e.message, False)
+    env = t.env if "GOGC" in t.env else {**t.env, "GOGC": COMPILER_GOGC}
+    times: list[tuple[float, float]] = []
+    # go writes into a private directory; only gxc moves the result below the chosen root, refusing links
+    with tempfile.TemporaryDirectory(prefix="gxc-out-", dir=t.env.get("GOTMPDIR")) as private:
+        for pkg, name in names.items():
+            started = time.time()
+            proc = launch.run([go, "build", *t.flags, *extra, "-o", os.path.join(private, name), pkg],
+                              launch.user_env(env), cwd=cwd, capture_output=True, text=True)
+            logs.append(proc.stderr)
+            if proc.returncode:
+                return Built(t.port.name, outputs, "".join(logs), False)
+            outputs.append(root.place(os.path.join(private, name), os.path.join(port_rel, name)))
+            times.append((started, time.time()))
+    return Built(t.port.name, outputs, "".join(logs), True, list(names), times)
+
+
+def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str, out_dir: str,
+              jobs: int | None = None) -> list[Built]:
+    jobs = jobs or min(len(ts), os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir), ts))
+
+
+def module_root(cwd: str) -> str:
+    from gxc.project.pins import parents
+
+    for directory in parents(cwd):
+        if os.path.isfile(os.path.join(directory, "go.mod")):
+            return directory
+    raise UsageError("--check-reproducible needs a Go module (no go.mod above here)", "run it inside a module")
+
+
+def rebuild_elsewhere(t: Target, packages: list[str], extra: list[str], cwd: str) -> dict[str, str]:
+    """Build again from a copy of the module in another directory, with a fresh cache and temp dir."""
+    root = module_root(cwd)
+    with tempfile.TemporaryDirectory(prefix="gxc-repro-") as tmp:
+        copy = os.path.join(tmp, "src", os.path.basename(root))
+        shutil.copytree(root, copy, ignore=shutil.ignore_patterns("dist", ".git"))
+        env = dict(t.env, GOCACHE=os.path.join(tmp, "cache"), GOTMPDIR=tmp)
+        other = Target(t.port, env, t.flags, t.toolchain)
+        where = os.path.join(copy, os.path.relpath(cwd, root))
+        built = build_one(other, packages, extra, where, os.path.join(tmp, "out"))
+        if not built.ok:
+            raise GxcError(f"port {t.port.name}: the second build failed: {built.log.strip()}", "see the log above")
+        return {os.path.basename(o): sha256_file(o) for o in built.outputs}
