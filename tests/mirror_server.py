@@ -66,6 +66,11 @@ class MirrorState:
             queue = self.faults.get(name)
             return queue.pop(0) if queue else None
 
+    def put_back(self, name: str, fault: Fault) -> None:
+        """A fault that could not fire (the client left first) waits for the next request."""
+        with self.lock:
+            self.faults.setdefault(name, []).insert(0, fault)
+
     def requests_for(self, name: str) -> list[Request]:
         return [r for r in self.log if r.path == name]
 
@@ -159,7 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
-            pass
+            if fault and fault.kind in ("drop_after", "stall") and record.sent < limit:
+                self.server.state.put_back(name, fault)  # so a test's fault fires whatever the client did first
 
 
     def _trickle(self, name: str, body: memoryview, seconds: float) -> None:
