@@ -152,6 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
         # short_length declares 1000 bytes fewer than it sends: the surplus is left on the connection
         limit = fault.after if fault and fault.kind in ("drop_after", "stall") else len(body)
         record = self._record(name, status, 0)  # logged before sending, so a stalled request shows up at once
+        self._send_body(name, body, limit, fault, record)
+
+    def _send_body(self, name: str, body: memoryview, limit: int, fault: Fault | None, record: Request) -> None:
         try:
             while record.sent < limit:
                 step = min(65536, limit - record.sent)
@@ -166,7 +169,6 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             if fault and fault.kind in ("drop_after", "stall") and record.sent < limit:
                 self.server.state.put_back(name, fault)  # so a test's fault fires whatever the client did first
-
 
     def _trickle(self, name: str, body: memoryview, seconds: float) -> None:
         self.send_response(200)

@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "gxc"
 # Bottom to top. Entry points (the shim, the port shim, the activate hook) and the CLI sit on top.
 LAYERS = ["ground", "project", "sources", "ports", "toolchains", "pinning", "delivery"]
-TOP = {"hookenv": 1, "cli": 2, "portshim": 3, "shim": 4, "__main__": 5}
-ENTRY_POINTS = {"__init__", "__main__", "shim", "portshim", "hookenv"}
+TOP = {"hookenv": 1, "cli": 2, "complete": 3, "portshim": 3, "shim": 4, "__main__": 5}
+ENTRY_POINTS = {"__init__", "__main__", "shim", "portshim", "hookenv", "complete"}
 
 
 def module_name(path: Path) -> str:

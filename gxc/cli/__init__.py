@@ -17,20 +17,34 @@ from gxc.ground.errors import EXIT_FAILED, EXIT_USAGE, GxcError, UsageError, for
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gxc.cli import build, cachecmd, delivery, doctor, envcmd, install, mirrorcmd, platform, project, trustcmd
+    from gxc.cli import (
+        build,
+        cachecmd,
+        completion,
+        delivery,
+        doctor,
+        envcmd,
+        helptext,
+        install,
+        mirrorcmd,
+        platform,
+        project,
+        trustcmd,
+    )
 
     parser = argparse.ArgumentParser(prog="gxc", description="Go toolchain manager with cross-compilation built in")
     parser.add_argument("--version", action="version", version=f"gxc {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
-    for module in (install, project, envcmd, platform, build, delivery, doctor, cachecmd, trustcmd, mirrorcmd):
+    for module in (install, project, envcmd, completion, platform, build, delivery, doctor, cachecmd, trustcmd,
+                   mirrorcmd):
         module.register(subparsers)
+    helptext.describe(parser)
     for verb in subparsers.choices.values():  # `gxc install -q` as well as `gxc -q install`
         verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         verb.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                           help="no progress bars or notes")
-    parser.set_defaults(verbs=sorted(subparsers.choices))  # for `gxc init`'s completion, without importing the CLI back
     return parser
 
 

@@ -140,16 +140,6 @@ _GXC_STAMP={stamp_dir}/stamp.$$
 """
 
 
-def _completion(shell: str, names: list[str]) -> str:
-    """Verb completion, where it costs one line: bash and fish."""
-    verbs = " ".join(names)
-    if shell == "bash":
-        return f"complete -W {_quote(verbs)} gxc;"
-    if shell == "fish":
-        return f"complete -c gxc -f -n __fish_use_subcommand -a {_quote(verbs)};"
-    return ""
-
-
 def _stamp_dir() -> str:
     """A private directory (0700) for the hook's stamp files: never a predictable name in /tmp."""
     from gxc.ground import paths
@@ -192,6 +182,7 @@ def _fish_activate(home_line: str) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from gxc.cli import completion
     from gxc.ground import paths
     from gxc.ground.shells import assign, quote
 
@@ -206,10 +197,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         path_line = (f"fish_add_path --prepend --global {quote(shims, 'fish')} {quote(gobin, 'fish')};"
                      if args.shell == "fish"
                      else f'export PATH={_quote(shims)}:{_quote(gobin)}":$PATH";')
-        print("\n".join(filter(None, [home_line, path_line, _completion(args.shell, args.verbs)])))
+        print("\n".join(filter(None, [home_line, path_line, completion.script(args.shell)])))
         return 0
     if args.shell == "fish":
-        print(_fish_activate(home_line))
+        print(_fish_activate(home_line) + "\n" + completion.script(args.shell))
         return 0
     from gxc.project.pins import PIN_FILES
 
@@ -221,5 +212,5 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         install = ("autoload -Uz add-zsh-hook; add-zsh-hook precmd _gxc_hook\n"
                    "_gxc_unstamp() { rm -f \"$_GXC_STAMP\"; }; add-zsh-hook zshexit _gxc_unstamp")
-    print("\n".join(filter(None, [home_line, hook, install, "_gxc_hook"])))
+    print("\n".join(filter(None, [home_line, hook, install, "_gxc_hook", completion.script(args.shell)])))
     return 0

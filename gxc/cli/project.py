@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gxc.cli.output import add_toolchain_option, print_json
+
+if TYPE_CHECKING:
+    from gxc.ground.errors import ToolchainNotInstalled
+    from gxc.project.resolve import Selection
 
 
 def register(sub: Any) -> None:
@@ -49,34 +53,38 @@ def cmd_pin(args: argparse.Namespace) -> int:
     spec = VersionSpec.parse(args.spec)
     path = os.path.join(os.getcwd(), "toolchains.toml")
     locks: dict[str, str] = {}
+    published = True
     if args.lock:  # a lock names one archive, so the pin becomes that exact version
         version, locks = pinwrite.lock_entries(spec, args.host)
         locks.update(pinwrite.flavor_lock_entries(version, args.target, path))
         spec = VersionSpec.parse(str(version))
     else:
-        _check_or_warn(lambda: pinwrite.check_published(spec), args.force)
+        published = _check_or_warn(lambda: pinwrite.check_published(spec), args.force)
     _check_or_warn(lambda: pinwrite.check_targets(spec, args.target), args.force)
     pinwrite.write_pin(path, str(spec), args.target, locks)
     targets = f" with targets {', '.join(args.target)}" if args.target else ""
     print(f"pinned go {spec}{targets} in {path}")
-    _report_pinned(locks, spec)
+    _report_pinned(locks, spec, published)
     return 0
 
 
-def _report_pinned(locks: dict[str, str], spec: Any) -> None:
+def _report_pinned(locks: dict[str, str], spec: Any, published: bool = True) -> None:
     """What a pin (or an upgrade) locked, and whether this machine has a toolchain for it: a pin of a
     version it lacks is fine, but not silent."""
     from gxc.project import resolve
 
     for filename, sha in locks.items():
         print(f"locked {filename} {sha if sha.startswith('h1:') else 'sha256 ' + sha}")
-    if spec.best(resolve.installed_versions()) is None:
+    if not published:
+        print(f"gxc: note: nothing can install go {spec} until your index lists it "
+              "(`gxc list-remote --all` shows what it has)", file=sys.stderr)
+    elif spec.best(resolve.installed_versions()) is None:
         print(f"gxc: note: no installed toolchain matches go {spec}; `gxc install` in this directory installs it",
               file=sys.stderr)
 
 
-def _check_or_warn(check: Any, force: bool) -> None:
-    """Run a pin check: its error stops the pin, or with --force is only a warning."""
+def _check_or_warn(check: Any, force: bool) -> bool:
+    """Run a pin check: its error stops the pin, or with --force is only a warning; whether it passed."""
     from gxc.ground.errors import GxcError
 
     try:
@@ -85,6 +93,8 @@ def _check_or_warn(check: Any, force: bool) -> None:
         if not force:
             raise
         print(f"gxc: warning: {e.message} (pinned anyway: --force)", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_use(args: argparse.Namespace) -> int:
@@ -104,10 +114,14 @@ def cmd_use(args: argparse.Namespace) -> int:
 
 def cmd_current(args: argparse.Namespace) -> int:
     from gxc.cli import health
+    from gxc.ground.errors import ToolchainNotInstalled
     from gxc.project import resolve
 
-    toolchain = resolve.resolve(resolve.select(os.getcwd(), args.toolchain))
-    selection = toolchain.selection
+    selection = resolve.select(os.getcwd(), args.toolchain)
+    try:
+        toolchain = resolve.resolve(selection)
+    except ToolchainNotInstalled as missing:
+        return _report_missing(args, selection, missing)
     notes = list(selection.notes)
     newer = health.toolchain_line_newer(selection, toolchain.version)
     if newer:
@@ -118,8 +132,8 @@ def cmd_current(args: argparse.Namespace) -> int:
     trust = {"file": info.path, "state": info.trust_reason, "ignored": info.ignored} if info and info.trust_reason \
         else None
     if args.json:
-        print_json({"version": str(toolchain.version), "reason": toolchain.reason, "goroot": toolchain.root,
-                    "notes": notes, "trust": trust})
+        print_json({"version": str(toolchain.version), "reason": toolchain.reason, "installed": True,
+                    "goroot": toolchain.root, "notes": notes, "trust": trust})
         return 0
     print(toolchain.describe())
     if trust:
@@ -127,6 +141,18 @@ def cmd_current(args: argparse.Namespace) -> int:
         print(f"  {trust['file']} is {trust['state']}{ignored}")
     for note in notes:
         print(f"  note: {note}")
+    return 0
+
+
+def _report_missing(args: argparse.Namespace, selection: Selection, missing: ToolchainNotInstalled) -> int:
+    """A pin whose toolchain is not installed: `current` reports it and its state (as mise does), not an error."""
+    name = missing.version if "@" in missing.version else f"go{missing.version}"
+    if args.json:
+        print_json({"version": missing.version, "reason": selection.reason, "installed": False, "goroot": None,
+                    "notes": [missing.hint], "trust": None})
+        return 0
+    print(f"{name} ({selection.reason}): not installed")
+    print(f"  note: {missing.hint}")
     return 0
 
 

@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass, field
 
 from gxc.ground import beneath, launch, paths
-from gxc.ground.errors import GxcError, UsageError
+from gxc.ground.errors import GxcError, UsageError, shown
 from gxc.ground.fsutil import atomic_write, sha256_file
 from gxc.ground.versions import Flavored, Version
 from gxc.ports import platforms
 from gxc.ports.platforms import Port
+from gxc.project.pins import PinInfo
 from gxc.project.resolve import Resolved
 from gxc.toolchains import workdir
 
@@ -159,12 +160,25 @@ def target(toolchain: Resolved, port: Port, reproducible: bool = False, with_run
 
 def targets(toolchain: Resolved, names: list[str], reproducible: bool = False,
             with_runner: bool = False) -> list[Target]:
+    registry = platforms.registry(toolchain)
     if not names:
         names = list(toolchain.selection.project_table.get("toolchain", {}).get("targets", []))
+        _check_pinned_targets(registry, names, toolchain.selection.project)
     if not names:
         raise UsageError("no target ports given", "pass -t PORT, or pin targets with `gxc pin V -t PORT`")
-    registry = platforms.registry(toolchain)
     return [target(toolchain, registry.get(n), reproducible, with_runner, registry) for n in dict.fromkeys(names)]
+
+
+def _check_pinned_targets(registry: platforms.Registry, names: list[str], project: PinInfo | None) -> None:
+    """A port the project's `targets` names but nobody defines: said at its line in the file, not as a flag."""
+    for name in names:
+        if not registry.known(name) and project is not None:
+            from gxc.ground import tomlfile
+
+            text = tomlfile.read_text(project.path)
+            line, col = tomlfile.locate(text, "targets", "toolchain")
+            unknown = registry.unknown(name)
+            raise UsageError(f"{project.path}:{line}:{col}: unknown port {shown(name)} in targets", unknown.hint)
 
 
 def _binary_name(import_path: str) -> str:
