@@ -108,6 +108,9 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"{r.port}: {_display(output)}")
         if not r.ok:
             sys.stderr.write("".join(f"{r.port}: {line}\n" for line in r.log.strip().splitlines()))
+    causes = [c for t, r in zip(ts, results, strict=True) if not r.ok for c in [build.failure_cause(t, r.log)] if c]
+    if causes:
+        raise causes[0]
     if failed:
         raise GxcError(f"build failed for {', '.join(r.port for r in failed)} (go{toolchain.version})",
                        "see the compiler output above")
@@ -220,6 +223,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = build.build_one(t, [args.package], [], os.getcwd(), os.path.abspath("dist"))
     if not result.ok:
         sys.stderr.write(result.log)
+        cause = build.failure_cause(t, result.log)
+        if cause:
+            raise cause
         raise GxcError(f"build failed for {t.port.name} (go{toolchain.version})", "see the compiler output above")
     if len(result.outputs) != 1:
         raise GxcError(f"{args.package} holds {len(result.outputs)} main packages", "name one of them")

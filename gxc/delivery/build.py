@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -179,6 +180,29 @@ def _check_pinned_targets(registry: platforms.Registry, names: list[str], projec
             line, col = tomlfile.locate(text, "targets", "toolchain")
             unknown = registry.unknown(name)
             raise UsageError(f"{project.path}:{line}:{col}: unknown port {shown(name)} in targets", unknown.hint)
+
+
+_MODULE_FETCH = re.compile(
+    r"^(?:go: |\S+:\d+:\d+: )(?P<module>[\w.~-]+(?:/[\w.~-]+)+)@(?P<version>v[\w.+-]+): (?P<why>.+)$", re.MULTILINE)
+
+
+def failure_cause(t: Target, log: str) -> GxcError | None:
+    """A build that failed because go could not fetch a module (a board package, say): which module, from
+    which GOPROXY, instead of "see the compiler output"; None for any other failure."""
+    fetch = _MODULE_FETCH.search(log)
+    if fetch:
+        proxy = _goproxy(t)
+        return GxcError(f"port {t.port.name}: go cannot fetch {fetch['module']}@{fetch['version']} from "
+                        f"GOPROXY={proxy} ({fetch['why'].strip()[:200]})",
+                        "make that proxy reachable, or set GOPROXY to one that has the module "
+                        "(a file:// proxy works offline)")
+    return None
+
+
+def _goproxy(t: Target) -> str:
+    go = os.path.join(t.env["GOROOT"], "bin", "go")
+    proc = launch.run([go, "env", "GOPROXY"], launch.user_env(t.env), capture_output=True, text=True)
+    return proc.stdout.strip() or "(unset)"
 
 
 def _binary_name(import_path: str) -> str:

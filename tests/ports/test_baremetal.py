@@ -227,3 +227,20 @@ def test_prune_keeps_a_flavor_while_its_release_is_kept(flavor_mirror: MirrorSer
     pruned = gxc(env, "prune", "--yes", cwd=tmp_path).stdout.splitlines()
     assert f"remove tamago@{BASE}: removed" in pruned
     assert not (Path(env["GXC_HOME"]) / "toolchains" / f"tamago@{BASE}").exists()
+
+
+def test_an_unreachable_board_module_names_the_module_and_the_goproxy(tamago_home: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    project = baremetal_project(tmp_path / "app")
+    empty = tmp_path / "empty-proxy"
+    empty.mkdir()
+    # a module cache of its own: the shared one may hold the board module from another test
+    env = dict(run_env(tamago_home, project), GOPROXY=f"file://{empty}", GOMODCACHE=str(tmp_path / "modcache"))
+    proc = gxc(env, "run", "-t", "riscv64-unknown-elf", cwd=project, check=False, timeout=600)
+    assert proc.returncode == 1
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith("gxc: error: port riscv64-unknown-elf: go cannot fetch github.com/usbarmory/tamago@v")
+    assert f"from GOPROXY=file://{empty} (" in last
+    assert last.endswith("(hint: make that proxy reachable, or set GOPROXY to one that has the module "
+                         "(a file:// proxy works offline))")
+    subprocess.run(["chmod", "-R", "u+w", str(tmp_path / "modcache")], check=False)  # go writes it read-only
