@@ -86,16 +86,19 @@ def cmd_prune(args: argparse.Namespace) -> int:
     for name, why in [*((dir_name(str(v)), w) for v, w in sorted(kept.items())),
                       *((str(f), w) for f, w in sorted(flavors_kept.items()))]:
         print(f"keep   {name} ({why})")
+    bootstraps = cache.bootstraps()
     for version in doomed:
         name = dir_name(str(version))
+        built = bootstraps.get(str(version))
+        role = f" (the bootstrap of {', '.join(built)}; a rebuild installs it again)" if built else ""
         if args.yes:
             if not store.uninstall(version):
                 print(f"gxc: note: {objects.BUSY}", file=sys.stderr)
             if settings.read_default() == str(version):
                 settings.write_default(None)
-            print(f"remove {name}: removed")
+            print(f"remove {name}{role}: removed")
         else:
-            print(f"remove {name}")
+            print(f"remove {name}{role}")
     if doomed and not args.yes:
         print("dry run: pass --yes to remove")
     if args.yes:

@@ -144,6 +144,17 @@ def _pins_in(directory: str) -> list[tuple[str, VersionSpec]]:
     return [(info.path, spec) for info in infos for spec in info.alternatives]
 
 
+def bootstraps() -> dict[str, list[str]]:
+    """Installed releases that bootstrapped a source build, and the builds: prune says so of each."""
+    found: dict[str, list[str]] = {}
+    built_ones: list[Version | Flavored] = [*store.installed_flavors(), *store.installed_versions()]
+    for built in built_ones:
+        receipt = store.read_receipt(built) or {}
+        if receipt.get("kind") == "source-build" and receipt.get("bootstrap"):
+            found.setdefault(str(receipt["bootstrap"]), []).append(str(built))
+    return found
+
+
 def kept_versions(keep: list[str], cwd: str) -> dict[Version, str]:
     """Installed versions something still asks for, with the reason."""
     from gxc.ground.errors import GxcError
