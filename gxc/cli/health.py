@@ -170,6 +170,9 @@ def check_toolchains() -> list[Finding]:
     found = []
     drifted_objects: dict[str, list[str]] = {}
     every: list[Version | Flavored] = [*store.installed_versions(), *store.installed_flavors()]
+    if not every:
+        return [Finding("toolchains", "no Go toolchain is installed, so the shims have nothing to run",
+                        "run `gxc install latest` (or `gxc install` in a project that pins one)")]
     for version in every:
         try:
             drift = store.verify(version)

@@ -109,3 +109,13 @@ def test_pin_force_of_an_unpublished_version_says_nothing_can_install_it(gxc_env
                            "gxc: note: nothing can install go 1.30 until your index lists it "
                            "(`gxc list-remote --all` shows what it has)\n")
     assert 'go = "1.30"' in (tmp_path / "toolchains.toml").read_text()
+
+
+def test_doctor_with_nothing_installed_says_so(gxc_env: dict[str, str], tmp_path: Path) -> None:
+    gxc(gxc_env, "reshim")
+    env = dict(gxc_env, PATH=f"{gxc_env['GXC_HOME']}/shims:{gxc_env['PATH']}")
+    proc = gxc(env, "doctor", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[-1] == ("toolchains: no Go toolchain is installed, so the shims have nothing to "
+                                            "run (fix: run `gxc install latest` (or `gxc install` in a project that "
+                                            "pins one))")
