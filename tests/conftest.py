@@ -128,10 +128,15 @@ def installed_home(tmp_path_factory: pytest.TempPathFactory, shared_mirror: Mirr
 @pytest.fixture
 def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
     """A writable copy of `installed_home`: toolchains and objects hardlinked (never modify their files)."""
+    return copy_home(installed_home, tmp_path)
+
+
+def copy_home(installed_home: dict[str, str], root: Path) -> dict[str, str]:
+    """`installed_home`'s toolchains in a home of its own under `root`, with empty work dirs (no build cache)."""
     env = dict(installed_home)
-    dst = tmp_path / "gxc"
+    dst = root / "gxc"
     src = Path(installed_home["GXC_HOME"])
-    dst.mkdir()
+    dst.mkdir(parents=True)
     # Toolchain trees and objects are hard links (never modify their files; one cp keeps trees and objects
     # on the same inodes); everything else gxc writes is a copy of its own.
     subprocess.run(["cp", "-al", str(src / "toolchains"), str(src / "objects"), str(dst)], check=True)
@@ -142,7 +147,7 @@ def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
         if (src / name).exists():
             shutil.copy2(src / name, dst / name)
     env["GXC_HOME"] = str(dst)
-    env["HOME"] = str(tmp_path / "user")
+    env["HOME"] = str(root / "user")
     Path(env["HOME"]).mkdir()
     return env
 

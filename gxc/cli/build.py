@@ -53,6 +53,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_test)
 
 
+def _note(text: str) -> None:
+    if text:
+        print(f"gxc: note: {text}", file=sys.stderr)
+
+
 def _display(path: str) -> str:
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
@@ -98,12 +103,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     toolchain = _toolchain(args, selection)
     reproducible = args.reproducible or args.check_reproducible
     key = signing_key(args.sign)  # a key that cannot be used stops the build before it starts
+    _note(build.prepare_fleet_cache(toolchain))
     ts = build.targets(toolchain, args.target, reproducible)
     inputs = _provenance_inputs(ts)  # read while the compilers run
     results = build.build_all(ts, args.packages, args.rest, os.getcwd(), os.path.abspath(args.out), args.jobs)
     inputs.join()
     failed = [r for r in results if not r.ok]
     for r in results:
+        _note(r.note)
         for output in r.outputs:
             print(f"{r.port}: {_display(output)}")
         if not r.ok:
@@ -219,8 +226,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gxc.ground.errors import GxcError
 
     toolchain = _toolchain(args)
+    _note(build.prepare_fleet_cache(toolchain))
     t = build.targets(toolchain, [args.target], with_runner=True)[0]
-    result = build.build_one(t, [args.package], [], os.getcwd(), os.path.abspath("dist"))
+    result = build.build_all([t], [args.package], [], os.getcwd(), os.path.abspath("dist"))[0]
+    _note(result.note)
     if not result.ok:
         sys.stderr.write(result.log)
         cause = build.failure_cause(t, result.log)
@@ -269,6 +278,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from gxc.ground import launch
 
     toolchain = _toolchain(args)
+    _note(build.prepare_fleet_cache(toolchain))
     worst = 0
     for t in build.targets(toolchain, args.target, with_runner=True):
         go = os.path.join(t.env["GOROOT"], "bin", "go")  # a flavored port builds with its flavor's go

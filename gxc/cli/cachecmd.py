@@ -18,11 +18,42 @@ def register(sub: Any) -> None:
     q.set_defaults(func=cmd_list)
     q = verbs.add_parser("clean", help="remove cached archives, the index, leftovers and objects no toolchain uses")
     q.set_defaults(func=cmd_clean)
+    q = verbs.add_parser("stats", help="hits, misses and bytes per tier of the fleet build cache, for the last builds")
+    q.add_argument("--last", type=int, default=20, metavar="N", help="how many go commands to count (default: 20)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("prune", help="remove toolchains that no pin, default or --keep mentions")
     p.add_argument("--keep", action="append", default=[], metavar="SPEC")
     p.add_argument("--yes", action="store_true", help="remove them (the default is a dry run)")
     p.set_defaults(func=cmd_prune)
+
+
+_COUNTED = ("gets", "local_hits", "remote_hits", "misses", "puts", "uploads", "requests", "bytes_down", "bytes_up",
+            "rejected")
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from gxc.toolchains import gocache, workdir
+
+    chosen = gocache.settings(workdir.user_config(), os.environ)
+    records = gocache.recent_stats(max(1, args.last))
+    totals = {k: sum(int(r.get(k, 0)) for r in records) for k in _COUNTED}
+    errors = sorted({str(r["remote_error"]) for r in records if r.get("remote_error")})
+    if args.json:
+        print_json({"remote": chosen.remote if chosen else None, "read_only": bool(chosen and chosen.read_only),
+                    "commands": len(records), "totals": totals, "remote_errors": errors, "last": records})
+        return 0
+    print(f"remote     {chosen.remote + (' (read-only)' if chosen.read_only else '') if chosen else 'none configured'}")
+    print(f"go commands {len(records)} (the last {args.last} at most)")
+    print(f"local      {totals['local_hits']} hits")
+    print(f"remote     {totals['remote_hits']} hits, {_mib(totals['bytes_down'])} down; {totals['uploads']} uploads, "
+          f"{_mib(totals['bytes_up'])} up; {totals['requests']} requests")
+    print(f"misses     {totals['misses']} (built), {totals['rejected']} remote answers refused (forged or truncated)")
+    for error in errors:
+        print(f"note: the remote failed: {error}")
+    print("note: coverage builds (-cover) add an entry per instrumented package: give them a read-only remote or none")
+    return 0
 
 
 def _mib(size: int) -> str:

@@ -150,7 +150,43 @@ def locations() -> dict[str, str]:
         "GOENV": os.path.join(paths.home(), "work", "go<V>", "env") + " (per version: isolate_goenv)"
         if workdir.isolate_goenv() else goenv + " (yours, under every version)",
         "GOCACHE": os.path.join(paths.home(), "work", "go<V>", "cache") + " (per version)",
+        **_fleet_cache_location(),
     }
+
+
+def _fleet_cache_location() -> dict[str, str]:
+    """The remote build cache, and (said once, here) which installed versions cannot use it."""
+    from gxc.toolchains import gocache, workdir
+
+    chosen = gocache.settings(workdir.user_config(), os.environ)
+    if chosen is None:
+        return {}
+    older = [dir_name(str(v)) for v in store.installed_versions() if not gocache.supports(str(v))]
+    keep = f"; {', '.join(older)} keep the local GOCACHE only (GOCACHEPROG needs go1.24)" if older else ""
+    return {"REMOTE": f"{chosen.remote}{' (read-only)' if chosen.read_only else ''} for go1.24 and newer, "
+                      f"from {chosen.origin}{keep}"}
+
+
+def check_fleet_cache() -> list[Finding]:
+    """The remote answers (and takes writes unless read-only); its program is built for go1.24 and newer."""
+    from gxc.toolchains import gocache, workdir
+
+    chosen = gocache.settings(workdir.user_config(), os.environ)
+    if chosen is None:
+        return []
+    found = []
+    problem = gocache.probe(chosen)
+    if problem:
+        found.append(Finding("cache", f"the remote build cache: {problem}",
+                             "fix the server or [cache] remote in config.toml; builds meanwhile use the local cache"))
+    able = [v for v in store.installed_versions() if gocache.supports(str(v))]
+    if able:
+        try:
+            newest = str(max(able))
+            gocache.ensure_helper(paths.toolchain_dir(newest), os.path.join(workdir.ensure(newest), "cache"))
+        except GxcError as e:
+            found.append(Finding("cache", e.message, "check that go can build here; builds use the local cache"))
+    return found
 
 
 def check_leftovers(now: float | None = None) -> list[Finding]:
@@ -205,4 +241,4 @@ def check_policy(cwd: str, path: str | None) -> list[Finding]:
 
 def diagnose(cwd: str) -> list[Finding]:
     return [*check_path(), *check_environment(), *check_project(cwd), *check_leftovers(), *check_toolchains(),
-            *check_sources()]
+            *check_sources(), *check_fleet_cache()]

@@ -51,6 +51,7 @@ class Built:
     ok: bool
     packages: list[str] = field(default_factory=list)  # the main package of each output
     times: list[tuple[float, float]] = field(default_factory=list)  # when each output's build started, ended
+    note: str = ""  # what the build went through that the user should know (the cache program died)
 
 
 def exec_wrapper(toolchain: Resolved, port: Port) -> str:
@@ -167,7 +168,25 @@ def targets(toolchain: Resolved, names: list[str], reproducible: bool = False,
         _check_pinned_targets(registry, names, toolchain.selection.project)
     if not names:
         raise UsageError("no target ports given", "pass -t PORT, or pin targets with `gxc pin V -t PORT`")
-    return [target(toolchain, registry.get(n), reproducible, with_runner, registry) for n in dict.fromkeys(names)]
+    found = [target(toolchain, registry.get(n), reproducible, with_runner, registry) for n in dict.fromkeys(names)]
+    for t in found:
+        if "GOCACHEPROG" in t.env:  # the fleet cache's fault note: once for this whole build, not per go command
+            t.env["GXC_CACHE_NOTE_ONCE"] = _note_marker(t.env["GOTMPDIR"])
+    return found
+
+
+def _note_marker(directory: str) -> str:
+    import atexit
+    import contextlib
+
+    marker = os.path.join(directory, f"cache-note-{os.getpid()}")
+
+    def remove() -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(marker)
+
+    atexit.register(remove)
+    return marker
 
 
 def _check_pinned_targets(registry: platforms.Registry, names: list[str], project: PinInfo | None) -> None:
@@ -214,7 +233,8 @@ def _binary_name(import_path: str) -> str:
 
 def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
     go = os.path.join(t.env["GOROOT"], "bin", "go")
-    proc = launch.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], launch.user_env(t.env), cwd=cwd,
+    env = {k: v for k, v in launch.user_env(t.env).items() if k not in ("GOCACHEPROG", "GXC_CACHE_NOTE_ONCE")}
+    proc = launch.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], env, cwd=cwd,  # names only: no cache
                       capture_output=True, text=True)
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -272,7 +292,37 @@ def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str,
               jobs: int | None = None) -> list[Built]:
     jobs = jobs or min(len(ts), os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda t: build_one(t, packages, extra, cwd, out_dir), ts))
+        return list(pool.map(lambda t: _build_or_fall_back(t, packages, extra, cwd, out_dir), ts))
+
+
+def _build_or_fall_back(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str) -> Built:
+    """A build whose cache program died (go stops: "GOCACHEPROG exited pre-Close") is built again with the
+    version's local GOCACHE alone: a broken fleet cache never fails a build."""
+    built = build_one(t, packages, extra, cwd, out_dir)
+    if built.ok:  # the fleet cache's note (one per build) is in go's output, which a good build does not show
+        said = [line.removeprefix("gxc: note: ") for line in built.log.splitlines() if line.startswith("gxc: note: ")]
+        return Built(built.port, built.outputs, built.log, True, built.packages, built.times, "; ".join(said))
+    if "GOCACHEPROG" not in t.env or "GOCACHEPROG" not in built.log:
+        return built
+    cause = next((line for line in built.log.splitlines() if "GOCACHEPROG" in line), "").strip()
+    plain = Target(t.port, {k: v for k, v in t.env.items() if k != "GOCACHEPROG"}, t.flags, t.toolchain)
+    again = build_one(plain, packages, extra, cwd, out_dir)
+    return Built(again.port, again.outputs, again.log, again.ok, again.packages, again.times,
+                 f"the fleet cache program failed ({cause}); built again with the local cache only")
+
+
+def prepare_fleet_cache(toolchain: Resolved) -> str:
+    """Build the fleet cache program when a remote is configured and this toolchain can use it; a note if not."""
+    from gxc.toolchains import gocache
+
+    chosen = gocache.settings(workdir.user_config(), os.environ)
+    if chosen is None or not gocache.supports(toolchain.ident):
+        return ""
+    try:
+        gocache.ensure_helper(toolchain.root, os.path.join(workdir.ensure(toolchain.ident), "cache"))
+    except GxcError as e:
+        return f"{e.message} ({e.hint})"
+    return ""
 
 
 def module_root(cwd: str) -> str:

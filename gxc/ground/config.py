@@ -43,6 +43,7 @@ SCHEMA: dict[str, Any] = {
     "trusted_paths": list,
     "source": {"mirror": str, "index": str, "goproxy": str, "sumdb": str},
     "limits": {"max_bytes": int, "max_members": int},
+    "cache": {"remote": str, "read_only": bool, "key_file": str, "timeout_seconds": int},  # gxc.toolchains.gocache
     "policy": {"go": list, "require_lock": bool, "ports": list, "cgo": bool, "hardening": str, "flavors": list,
                "max_patch_lag_days": int},  # gxc.policy checks the values
 }

@@ -19,6 +19,7 @@ from gxc.ground import paths
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 # Always set by gxc, whatever the user exported.
 ALWAYS_SET = ("GOROOT", "GOTOOLCHAIN", "GOCACHE", "GOTMPDIR", "PATH", "GXC_HOME", "GXC_ACTIVE_TOOLCHAIN")
@@ -33,18 +34,32 @@ def ensure(version: str) -> str:
     return work
 
 
-def isolate_goenv() -> bool:
-    """config.toml's `isolate_goenv`, read without tomllib when the file is plain."""
+def user_config() -> dict[str, Any]:
+    """config.toml, read without tomllib when the file is plain; {} when absent or broken."""
     path = paths.config_path()
     if not os.path.isfile(path):
-        return False
+        return {}
     from gxc.ground import tomlfile
 
     try:
         with open(path, "rb") as f:
-            return tomlfile.parse_toml(path, f.read().decode("utf-8-sig")).get("isolate_goenv") is True
+            return tomlfile.parse_toml(path, f.read().decode("utf-8-sig"))
     except Exception:  # noqa: BLE001 - the verbs that load config.toml report its errors with line:col
-        return False
+        return {}
+
+
+def isolate_goenv(config: Mapping[str, Any] | None = None) -> bool:
+    return (user_config() if config is None else config).get("isolate_goenv") is True
+
+
+def fleet_cache(version: str, base: Mapping[str, str], config: Mapping[str, Any]) -> str | None:
+    """GOCACHEPROG when the user configured a fleet build cache (gxc.toolchains.gocache), else None."""
+    if "cache" not in config and not base.get("GXC_CACHE_REMOTE"):
+        return None
+    from gxc.toolchains import gocache
+
+    chosen = gocache.settings(config, base)
+    return gocache.goprog(version, chosen) if chosen else None
 
 
 def managed_env(version: str, base: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -65,8 +80,12 @@ def managed_env(version: str, base: Mapping[str, str], extra: Mapping[str, str] 
         env["GOPATH"] = os.path.join(work, "gopath")
     if not base.get("GOMODCACHE"):
         env["GOMODCACHE"] = paths.modcache_dir()
-    if isolate_goenv():
+    config = user_config()
+    if isolate_goenv(config):
         env["GOENV"] = os.path.join(work, "env")
+    goprog = fleet_cache(version, base, config)
+    if goprog:
+        env["GOCACHEPROG"] = goprog
     env["PATH"] = os.pathsep.join([os.path.join(root, "bin"), gobin, base.get("PATH", os.defpath)])
     if extra:
         env.update(extra)
