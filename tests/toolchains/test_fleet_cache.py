@@ -125,6 +125,9 @@ def test_a_second_runner_builds_from_what_the_first_put_and_gets_the_same_bytes(
     assert got["remote_hits"] > 100 and got["misses"] < got["remote_hits"] // 10, got  # what the first put
     assert got["bytes_down"] > 1 << 20 and got["uploads"] < filled["uploads"] // 10
     assert artifacts(project) == built and len(built) == len(PORTS)
+    text = gxc(second, "cache", "stats").stdout.splitlines()
+    assert text[0] == f"remote     {nginx.url}"
+    assert text[3].startswith(f"remote     {got['remote_hits']} hits, ")
     doctor = gxc(second, "doctor", cwd=project, check=False).stdout
     remote = next(line for line in doctor.splitlines() if line.startswith("REMOTE "))
     assert remote == (f"REMOTE     {nginx.url} for go1.24 and newer, from config.toml [cache]; go{OLD}, go{NEW} keep "

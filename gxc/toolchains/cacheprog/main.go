@@ -165,11 +165,14 @@ func (c *cache) serve(closeWait time.Duration, statsPath string) {
 		}
 		switch req.Command {
 		case "get":
+			if res := c.getLocal(req); res != nil { // the warm path: answered at once, no goroutine to wake
+				c.respond(res)
+				continue
+			}
 			c.inFlight.Add(1)
 			go func() { defer c.inFlight.Done(); c.respond(c.get(req)) }()
 		case "put":
-			c.inFlight.Add(1)
-			go func() { defer c.inFlight.Done(); c.respond(c.put(req, body)) }()
+			c.respond(c.put(req, body)) // local writes; the upload is queued, never waited for here
 		case "close":
 			c.inFlight.Wait()
 			c.finish(closeWait, statsPath)
@@ -249,15 +252,22 @@ func (c *cache) hit(output string, size int64, when time.Time) *response {
 	return &response{OutputID: raw, Size: size, Time: &when, DiskPath: c.objectPath(output)}
 }
 
+// getLocal answers a get from the local tier, or returns nil for the remote to try.
+func (c *cache) getLocal(req request) *response {
+	output, size, when, ok := c.localEntry(hex.EncodeToString(req.ActionID))
+	if !ok {
+		return nil
+	}
+	atomic.AddInt64(&c.stats.Gets, 1)
+	atomic.AddInt64(&c.stats.LocalHits, 1)
+	res := c.hit(output, size, when)
+	res.ID = req.ID
+	return res
+}
+
 func (c *cache) get(req request) *response {
 	atomic.AddInt64(&c.stats.Gets, 1)
 	action := hex.EncodeToString(req.ActionID)
-	if output, size, when, ok := c.localEntry(action); ok {
-		atomic.AddInt64(&c.stats.LocalHits, 1)
-		res := c.hit(output, size, when)
-		res.ID = req.ID
-		return res
-	}
 	if res := c.remoteGet(action); res != nil {
 		atomic.AddInt64(&c.stats.RemoteHits, 1)
 		res.ID = req.ID
