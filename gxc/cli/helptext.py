@@ -32,7 +32,7 @@ ARGUMENTS: dict[str, str] = {
     "path": "a project directory, or its toolchains.toml (default: here)",
     "dir": "the mirror directory",
     "platform_verb": "list, show, add or remove",
-    "cache_verb": "list or clean",
+    "cache_verb": "list, clean or stats",
     "mirror_verb": "sync or verify",
 }
 
@@ -69,6 +69,7 @@ EXAMPLES: dict[str, str] = {
     "cache": "gxc cache list",
     "cache list": "gxc cache list --json",
     "cache clean": "gxc cache clean",
+    "cache stats": "gxc cache stats --json",
     "prune": "gxc prune --keep 1.22 --yes",
     "trust": "gxc trust .",
     "untrust": "gxc untrust .",

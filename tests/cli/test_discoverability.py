@@ -55,7 +55,7 @@ def test_bash_completion_knows_verbs_flags_versions_and_ports(installed_home: di
     assert "riscv64-unknown-elf" in ports and all(p.startswith("riscv64-") for p in ports)
     remote = _bash_candidates(installed_home, script, "gxc install ")
     assert remote[:3] == [NEWEST, NEW, OLD] and "latest" in remote  # the cached index, not the network
-    assert _bash_candidates(installed_home, script, "gxc cache ") == ["list", "clean"]
+    assert _bash_candidates(installed_home, script, "gxc cache ") == ["list", "clean", "stats"]
     assert _bash_candidates(installed_home, script, "gxc exec -- g") == []  # after --, the command's own words
 
 

@@ -235,8 +235,8 @@ def test_pin_refuses_unknown_versions_and_ports_unless_forced(own_home: dict[str
     assert not (app / "toolchains.toml").exists()
     forced = gxc(own_home, "pin", "1.19.3", "--force", cwd=app)
     assert forced.stderr == ('gxc: warning: no Go release matches "1.19.3" (pinned anyway: --force)\n'
-                             "gxc: note: no installed toolchain matches go 1.19.3; `gxc install` in this directory "
-                             "installs it\n")
+                             "gxc: note: nothing can install go 1.19.3 until your index lists it "
+                             "(`gxc list-remote --all` shows what it has)\n")
     assert (app / "toolchains.toml").read_text() == '[toolchain]\ngo = "1.19.3"\n'
 
 

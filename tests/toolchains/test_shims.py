@@ -265,10 +265,9 @@ def test_exec_env_and_which_use_the_managed_environment(installed_home: dict[str
 
 def test_init_puts_shims_first_on_path(installed_home: dict[str, str], tmp_path: Path) -> None:
     home = installed_home["GXC_HOME"]
-    verbs = ("build cache current doctor env exec init inspect install keygen list list-remote mirror outdated pin "
-             "platform provenance prune reshim run test trust uninstall untrust upgrade use verify verify-artifact which")
+    completion = gxc(installed_home, "completion", "bash").stdout  # tests/cli/test_discoverability.py runs it
     assert gxc(installed_home, "init", "bash").stdout == (
-        f"export GXC_HOME='{home}';\nexport PATH='{home}/shims':'{home}/bin'\":$PATH\";\ncomplete -W '{verbs}' gxc;\n")
+        f"export GXC_HOME='{home}';\nexport PATH='{home}/shims':'{home}/bin'\":$PATH\";\n{completion}")
     script = f'eval "$({sys.executable} -m gxc init bash)"; command -v go; go version'
     proc = subprocess.run(["bash", "-c", script], env=installed_home, cwd=tmp_path, capture_output=True, text=True, check=True)
     assert proc.stdout == f"{home}/shims/go\ngo version go{OLD} linux/amd64\n"
