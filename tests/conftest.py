@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -218,3 +218,22 @@ def tamago_home(tmp_path_factory: pytest.TempPathFactory, flavor_mirror: MirrorS
     gxc(env, "install", f"tamago@{BASE}", cwd=project, timeout=1800)
     env["TAMAGO_PROJECT"] = str(project)
     return env
+
+
+@pytest.fixture
+def small_fs() -> Iterator[Callable[[Path, str], Path]]:
+    """Mount small tmpfs file systems (root is needed) that fill up for real; unmounted afterwards."""
+    mounted: list[Path] = []
+
+    def mount(where: Path, size: str) -> Path:
+        where.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode:
+            pytest.fail(f"cannot mount a tmpfs here (root is needed): {proc.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,24 +18,6 @@ from tests.mirror_server import MirrorServer
 
 pytestmark = pytest.mark.slow
 HINT = "(hint: free disk space or fix permissions, then retry; nothing was installed)"
-
-
-@pytest.fixture
-def small_fs() -> Iterator[Callable[[Path, str], Path]]:
-    mounted: list[Path] = []
-
-    def mount(where: Path, size: str) -> Path:
-        where.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode:
-            pytest.fail(f"cannot mount a tmpfs here (root is needed): {proc.stderr.strip()}")
-        mounted.append(where)
-        return where
-
-    yield mount
-    for where in reversed(mounted):
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def fill(directory: Path) -> None:

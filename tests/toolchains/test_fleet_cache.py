@@ -14,7 +14,7 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -232,3 +232,17 @@ def test_the_cache_program_is_set_only_for_go124_and_newer_and_never_by_a_projec
     (project / "toolchains.toml").write_text(f'[toolchain]\ngo = "{NEWEST}"\n[env]\nGXC_CACHE_REMOTE = "{nginx.url}"\n')
     proc = gxc(dict(plain, GXC_TRUSTED_PATHS=str(project)), "env", "--shell", "json", cwd=project, check=False)
     assert proc.returncode == 2 and "GXC_CACHE_REMOTE" in proc.stderr  # gxc's own variables are not a project's
+
+
+def test_a_full_local_disk_builds_anyway_with_one_note(installed_home: dict[str, str], cacheprog: Path,
+                                                       filled: tuple[Nginx, dict[str, str]], tmp_path: Path,
+                                                       small_fs: Callable[[Path, str], Path]) -> None:
+    env = runner(installed_home, cacheprog, tmp_path / "runner", filled[0].url)
+    local = small_fs(Path(env["GXC_HOME"]) / "work" / f"go{NEWEST}" / "cacheprog", "2m")  # fills at once
+    project = sensorhub(tmp_path / "checkout")
+    proc = build(env, project, "linux-amd64")
+    assert artifacts(project) == filled[1]
+    said = [line for line in proc.stderr.splitlines() if "cannot be written" in line]
+    assert len(said) == 1, proc.stderr
+    assert said[0].startswith(f"gxc: note: the local build cache {local} cannot be written (")
+    assert said[0].endswith("no space left on device); this build goes on without caching")

@@ -361,11 +361,11 @@ func (c *cache) put(req request, body []byte) *response {
 	path := c.objectPath(output)
 	if info, err := os.Stat(path); err != nil || info.Size() != int64(len(body)) {
 		if err := c.writeAtomic(path, body); err != nil {
-			return &response{ID: req.ID, Err: fmt.Sprintf("writing the local cache: %v", err)}
+			return c.localFail(req.ID, err)
 		}
 	}
 	if err := c.writeEntry(action, output, int64(len(body))); err != nil {
-		return &response{ID: req.ID, Err: fmt.Sprintf("writing the local cache: %v", err)}
+		return c.localFail(req.ID, err)
 	}
 	if c.remote != "" && !c.readOnly && !c.down.Load() {
 		c.pending.Add(1)
@@ -378,6 +378,13 @@ func (c *cache) put(req request, body []byte) *response {
 		}
 	}
 	return &response{ID: req.ID, DiskPath: path}
+}
+
+// localFail answers a put the local tier could not keep (a full disk): go carries on with what it built,
+// and the user hears it once.
+func (c *cache) localFail(id int64, err error) *response {
+	c.note(fmt.Sprintf("the local build cache %s cannot be written (%v); this build goes on without caching", c.dir, err))
+	return &response{ID: id, Err: fmt.Sprintf("writing the local cache: %v", err)}
 }
 
 func (c *cache) uploader() {
