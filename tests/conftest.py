@@ -157,16 +157,23 @@ BASE, BOOTSTRAP = "1.25.5", "1.22.10"  # the bootstrap the demo picks too, so bo
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 TAMAGO_PATCH = FIXTURES / "tamago" / "tamago-go1.25.5.patch"
 TAMAGO_SHA = "cad49449dc594358e9910145569a44e47ae1173135e563361083c5fa673112bb"
-BUILD_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gxc-test-builds"
+# The demo's build cache (scripts/demo-run): on a fresh machine `scripts/demo` has built tamago@1.25.5
+# with the same inputs (bootstrap go1.22.10) before the suite starts, and builds are kept by their input
+# key, so the suite builds only what the demo did not. Tests that need a build nobody made use recipes
+# of their own (a uuid in the recipe) and never meet a cached one.
+BUILD_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gxc-builds"
 # The key that vouches for the shared builds (gxc.buildcache): every test home has its own state, so
-# without it each would build tamago again. Kept beside the cache, private to this user.
-BUILD_CACHE_KEY = BUILD_CACHE.parent / "gxc-test-builds.key"
+# without it each would build tamago again. Kept beside the cache, private to this user, as the demo keeps it.
+BUILD_CACHE_KEY = BUILD_CACHE.parent / "gxc-builds.key"
 
 
 def build_cache_key() -> str:
     if not BUILD_CACHE_KEY.exists():
         BUILD_CACHE_KEY.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(BUILD_CACHE_KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(BUILD_CACHE_KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it a moment ago
+            return str(BUILD_CACHE_KEY)
         with os.fdopen(fd, "wb") as f:
             f.write(os.urandom(32))
     return str(BUILD_CACHE_KEY)

@@ -1,7 +1,7 @@
 """Source builds and flavors with real make.bash: tamago@1.25.5 from the TamaGo patch, a plain release from
 its source archive, and every refusal as one line with nothing installed.
 
-Built trees are kept by their input key in ~/.cache/gxc-test-builds (GXC_BUILD_CACHE), like the mirror
+Built trees are kept by their input key in ~/.cache/gxc-builds (GXC_BUILD_CACHE, the demo's), like the mirror
 in ~/.cache/gxc-mirror: the first run on a machine pays for make.bash, later runs reuse the build.
 """
 
