@@ -149,6 +149,8 @@ def test_a_forged_object_is_a_miss_never_a_build_input(installed_home: dict[str,
     objects = sorted((nginx.root / "data" / "cas").iterdir(), key=lambda p: p.stat().st_size, reverse=True)
     for forged in objects[:20]:  # the largest: compiled packages the build links
         forged.write_bytes(b"not what its name says" + forged.read_bytes()[24:])
+    for record in sorted((nginx.root / "data" / "ac").iterdir())[:5]:  # claims no reader may believe
+        record.write_text(json.dumps({**json.loads(record.read_text()), "size": 1 << 40}))
     second = runner(installed_home, cacheprog, tmp_path / "runner", nginx.url)
     project = sensorhub(tmp_path / "checkout")
     build(second, project, "linux-amd64")
@@ -246,3 +248,17 @@ def test_a_full_local_disk_builds_anyway_with_one_note(installed_home: dict[str,
     assert len(said) == 1, proc.stderr
     assert said[0].startswith(f"gxc: note: the local build cache {local} cannot be written (")
     assert said[0].endswith("no space left on device); this build goes on without caching")
+
+
+def test_the_cache_program_source_is_gofmt_and_vet_clean(installed_home: dict[str, str], tmp_path: Path) -> None:
+    goroot = Path(installed_home["GXC_HOME"]) / "toolchains" / f"go{NEWEST}"
+    source = ROOT / "gxc" / "toolchains" / "cacheprog" / "main.go"
+    fmt = subprocess.run([str(goroot / "bin" / "gofmt"), "-l", str(source)], capture_output=True, text=True,
+                         check=True)
+    assert fmt.stdout == ""
+    shutil.copy(source, tmp_path / "main.go")
+    (tmp_path / "go.mod").write_text("module gxccacheprog\n\ngo 1.21\n")
+    env = dict(os.environ, GOROOT=str(goroot), GOTOOLCHAIN="local", GOCACHE=str(tmp_path / "cache"), GOFLAGS="")
+    vet = subprocess.run([str(goroot / "bin" / "go"), "vet", "."], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=False)
+    assert vet.returncode == 0, vet.stderr

@@ -37,7 +37,10 @@ import (
 	"time"
 )
 
-const maxRecord = 4 << 10 // an action record is ~150 bytes
+const (
+	maxRecord = 4 << 10 // an action record is ~150 bytes
+	maxObject = 1 << 30 // the largest body believed from a record: a test binary with race is ~100 MiB
+)
 
 type request struct {
 	ID       int64
@@ -321,7 +324,7 @@ func (c *cache) remoteGet(action string) *response {
 		return nil
 	}
 	var rec record
-	if json.Unmarshal(data, &rec) != nil || !hexID(rec.Output) || rec.Size < 0 {
+	if json.Unmarshal(data, &rec) != nil || !hexID(rec.Output) || rec.Size < 0 || rec.Size > maxObject {
 		atomic.AddInt64(&c.stats.Rejected, 1)
 		return nil
 	}
@@ -330,24 +333,56 @@ func (c *cache) remoteGet(action string) *response {
 		return nil
 	}
 	info, err := os.Stat(c.objectPath(rec.Output))
-	if err != nil || info.Size() != rec.Size {
-		body := c.fetch(c.remote+"/cas/"+rec.Output, rec.Size)
-		if body == nil {
-			return nil
-		}
-		sum := sha256.Sum256(body)
-		if int64(len(body)) != rec.Size || hex.EncodeToString(sum[:]) != rec.Output {
-			atomic.AddInt64(&c.stats.Rejected, 1) // a forged or truncated object: a miss, never a build input
-			return nil
-		}
-		if c.writeAtomic(c.objectPath(rec.Output), body) != nil {
-			return nil
-		}
+	if (err != nil || info.Size() != rec.Size) && !c.fetchObject(rec.Output, rec.Size) {
+		return nil
 	}
 	if c.writeEntry(action, rec.Output, rec.Size) != nil {
 		return nil
 	}
 	return c.hit(rec.Output, rec.Size, time.Now())
+}
+
+// fetchObject streams cas/<output> into the local tier, hashing as it goes (memory stays bounded whatever
+// size a record claims); a body of another length or hash is a miss, never a build input.
+func (c *cache) fetchObject(output string, size int64) bool {
+	if c.remote == "" || c.down.Load() {
+		return false
+	}
+	atomic.AddInt64(&c.stats.Requests, 1)
+	url := c.remote + "/cas/" + output
+	resp, err := c.client.Get(url)
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return false
+	}
+	if resp.StatusCode != http.StatusOK {
+		c.fail(fmt.Errorf("GET %s: %s", url, resp.Status))
+		return false
+	}
+	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "r-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	hasher := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, hasher), io.LimitReader(resp.Body, size+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		c.fail(fmt.Errorf("GET %s: %v", url, err))
+		return false
+	}
+	atomic.AddInt64(&c.stats.BytesDown, n)
+	if n != size || hex.EncodeToString(hasher.Sum(nil)) != output {
+		atomic.AddInt64(&c.stats.Rejected, 1) // forged or truncated
+		return false
+	}
+	return os.Rename(f.Name(), c.objectPath(output)) == nil
 }
 
 func (c *cache) put(req request, body []byte) *response {
