@@ -365,13 +365,19 @@ func (c *cache) fetchObject(output string, size int64) bool {
 	}
 	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "r-")
 	if err != nil {
+		c.localNote(err)
 		return false
 	}
 	defer os.Remove(f.Name())
 	hasher := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, hasher), io.LimitReader(resp.Body, size+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	local := &recordingWriter{w: f}
+	n, err := io.Copy(io.MultiWriter(local, hasher), io.LimitReader(resp.Body, size+1))
+	if cerr := f.Close(); local.err == nil && cerr != nil {
+		local.err = cerr
+	}
+	if local.err != nil { // our disk, not the remote: a full local tier
+		c.localNote(local.err)
+		return false
 	}
 	if err != nil {
 		c.fail(fmt.Errorf("GET %s: %v", url, err))
@@ -418,8 +424,26 @@ func (c *cache) put(req request, body []byte) *response {
 // localFail answers a put the local tier could not keep (a full disk): go carries on with what it built,
 // and the user hears it once.
 func (c *cache) localFail(id int64, err error) *response {
-	c.note(fmt.Sprintf("the local build cache %s cannot be written (%v); this build goes on without caching", c.dir, err))
+	c.localNote(err)
 	return &response{ID: id, Err: fmt.Sprintf("writing the local cache: %v", err)}
+}
+
+func (c *cache) localNote(err error) {
+	c.note(fmt.Sprintf("the local build cache %s cannot be written (%v); this build goes on without caching", c.dir, err))
+}
+
+// recordingWriter keeps the first error of the file it writes, so a copy can tell a full disk from a bad server.
+type recordingWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *recordingWriter) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 func (c *cache) uploader() {
