@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -286,8 +287,9 @@ func (c *cache) mac(action, output string, size int64) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// fetch GETs url with at most limit bytes; nil on a miss (404) or any fault (which turns the remote off).
-func (c *cache) fetch(url string, limit int64) []byte {
+// open GETs url from the remote; nil on a miss (404), with the remote off, or on any fault (which turns it off).
+// The caller closes the body.
+func (c *cache) open(url string) *http.Response {
 	if c.remote == "" || c.down.Load() {
 		return nil
 	}
@@ -297,14 +299,23 @@ func (c *cache) fetch(url string, limit int64) []byte {
 		c.fail(err)
 		return nil
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
+	if resp.StatusCode == http.StatusOK {
+		return resp
 	}
-	if resp.StatusCode != http.StatusOK {
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
 		c.fail(fmt.Errorf("GET %s: %s", url, resp.Status))
+	}
+	return nil
+}
+
+// fetch GETs url with at most limit bytes; nil on a miss or any fault.
+func (c *cache) fetch(url string, limit int64) []byte {
+	resp := c.open(url)
+	if resp == nil {
 		return nil
 	}
+	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		c.fail(fmt.Errorf("GET %s: %v", url, err))
@@ -345,24 +356,12 @@ func (c *cache) remoteGet(action string) *response {
 // fetchObject streams cas/<output> into the local tier, hashing as it goes (memory stays bounded whatever
 // size a record claims); a body of another length or hash is a miss, never a build input.
 func (c *cache) fetchObject(output string, size int64) bool {
-	if c.remote == "" || c.down.Load() {
-		return false
-	}
-	atomic.AddInt64(&c.stats.Requests, 1)
 	url := c.remote + "/cas/" + output
-	resp, err := c.client.Get(url)
-	if err != nil {
-		c.fail(err)
+	resp := c.open(url)
+	if resp == nil {
 		return false
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return false
-	}
-	if resp.StatusCode != http.StatusOK {
-		c.fail(fmt.Errorf("GET %s: %s", url, resp.Status))
-		return false
-	}
 	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "r-")
 	if err != nil {
 		c.localNote(err)
@@ -546,7 +545,7 @@ func (c *cache) finish(closeWait time.Duration, statsPath string) {
 	s.Time = time.Now().UTC().Format(time.RFC3339)
 	line, _ := json.Marshal(s)
 	os.MkdirAll(filepath.Dir(statsPath), 0o755)
-	f, err := os.OpenFile(statsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(statsPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return
 	}
