@@ -157,7 +157,7 @@ def _unknown_verb(verb: str, verbs: list[str]) -> int:
 
 
 # gxc's own options of `gxc test`; everything else (packages, -run X, -v, -count=1) goes to go test in order.
-_TEST_OPTIONS_WITH_VALUE = ("-t", "--target", "-T", "--toolchain")
+_TEST_OPTIONS_WITH_VALUE = ("-t", "--target", "-T", "--toolchain", "--boot-timeout")
 _TEST_FLAGS = ("-q", "--quiet", "--debug", "-h", "--help")
 
 

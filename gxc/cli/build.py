@@ -50,6 +50,8 @@ def register(sub: Any) -> None:
                        epilog="go test flags such as -run X or -v pass through (gxc test -t wasip1 -run TestX ./...); "
                               "arguments after -- go to go test as they are")
     _common(p)
+    p.add_argument("--boot-timeout", type=float, metavar="SECONDS",
+                   help="bare metal: stop a package's QEMU after this long (default: the port's runner.timeout)")
     p.set_defaults(func=cmd_test)
 
 
@@ -228,7 +230,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     toolchain = _toolchain(args)
     _note(build.prepare_fleet_cache(toolchain))
     t = build.targets(toolchain, [args.target], with_runner=True)[0]
-    result = build.build_all([t], [args.package], [], os.getcwd(), os.path.abspath("dist"))[0]
+    with build.board_additions(t, os.getcwd(), [args.package], test=False) as board_flags:
+        result = build.build_all([t], [args.package], board_flags, os.getcwd(), os.path.abspath("dist"))[0]
     _note(result.note)
     if not result.ok:
         sys.stderr.write(result.log)
@@ -280,12 +283,41 @@ def cmd_test(args: argparse.Namespace) -> int:
     toolchain = _toolchain(args)
     _note(build.prepare_fleet_cache(toolchain))
     worst = 0
+    go_args = args.rest or ["./..."]
     for t in build.targets(toolchain, args.target, with_runner=True):
         go = os.path.join(t.env["GOROOT"], "bin", "go")  # a flavored port builds with its flavor's go
-        sys.stdout.flush()
-        go_args = args.rest or ["./..."]
-        code = launch.run([go, "test", *t.flags, *go_args], launch.user_env(t.env)).returncode
+        env = dict(t.env)
+        if t.port.board:
+            env["GXC_BOOT_TIMEOUT"] = f"{args.boot_timeout or t.port.runner_timeout or 0:g}"
+        with build.board_additions(t, os.getcwd(), go_test_patterns(go_args), test=True) as board_flags:
+            sys.stdout.flush()
+            code = launch.run([go, "test", *t.flags, *board_flags, *go_args], launch.user_env(env)).returncode
         if code:
             print(f"gxc: go test for {t.port.name} exited {code}", file=sys.stderr)
         worst = worst or code
     return worst
+
+
+# go test's flags that take a value as the next word (go help testflag, go help build)
+_GO_TEST_VALUE_FLAGS = frozenset(
+    f"-{name}" for name in ("run", "skip", "bench", "benchtime", "count", "cpu", "timeout", "parallel", "list",
+                            "shuffle", "fuzz", "fuzztime", "fuzzminimizetime", "coverprofile", "covermode",
+                            "coverpkg", "cpuprofile", "memprofile", "blockprofile", "mutexprofile", "trace",
+                            "outputdir", "o", "exec", "tags", "ldflags", "gcflags", "asmflags", "p", "mod",
+                            "modfile", "overlay", "C", "vet", "pgo", "toolexec", "installsuffix", "buildmode",
+                            "compiler", "gccgoflags", "pkgdir"))
+
+
+def go_test_patterns(go_args: list[str]) -> list[str]:
+    """The package patterns among go test's arguments (what go test itself would test: "." if none)."""
+    patterns: list[str] = []
+    words = iter(go_args)
+    for word in words:
+        if word == "--":
+            break
+        if word.startswith("-"):
+            if word.lstrip("-") and f"-{word.lstrip('-')}" in _GO_TEST_VALUE_FLAGS and "=" not in word:
+                next(words, None)
+            continue
+        patterns.append(word)
+    return patterns or ["."]

@@ -9,19 +9,21 @@ the version's work dir: `go test` finds them on PATH by that name, and `gxc run`
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import re
 import shlex
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from gxc.ground import beneath, launch, paths
 from gxc.ground.errors import GxcError, UsageError, shown
 from gxc.ground.fsutil import atomic_write, sha256_file
 from gxc.ground.versions import Flavored, Version
-from gxc.ports import platforms
+from gxc.ports import boardsupport, platforms
 from gxc.ports.platforms import Port
 from gxc.project.pins import PinInfo
 from gxc.project.resolve import Resolved
@@ -63,27 +65,66 @@ def exec_wrapper(toolchain: Resolved, port: Port) -> str:
     directory = os.path.join(paths.work_dir(toolchain.ident), "exec", port.name.replace("/", "-"))
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"go_{port.goos}_{port.goarch}_exec")
-    args = [shlex.quote(a).replace("'{bin}'", '"$bin"').replace("{bin}", '"$bin"')
-            .replace("'{bios}'", '"$bios"').replace("{bios}", '"$bios"') for a in command] or ['"$bin"']
-    if '"$bin"' not in " ".join(args):
-        args.append('"$bin"')
     exports = "".join(f"export {k}={shlex.quote(platforms.expand(v, port, toolchain.root))}\n"
                       for k, v in port.runner_env.items())
-    bios = _bios_line() if '"$bios"' in " ".join(args) else ""
-    script = (f'#!/bin/sh\n# gxc runner for port {port.name}\nbin="$1"; shift\n{exports}{bios}'
-              f'exec {" ".join(args)} "$@"\n')
+    if port.board or any("{bios}" in a for a in command):
+        run = _boot_script(directory, port, command)
+    else:
+        args = [shlex.quote(a).replace("'{bin}'", '"$bin"').replace("{bin}", '"$bin"') for a in command] or ['"$bin"']
+        if '"$bin"' not in " ".join(args):
+            args.append('"$bin"')
+        run = " ".join(args)
+    script = f'#!/bin/sh\n# gxc runner for port {port.name}\nbin="$1"; shift\n{exports}exec {run} "$@"\n'
     atomic_write(path, script, executable=True)
     return directory
 
 
-def _bios_line() -> str:
-    """Shell that sets $bios to the trampoline for "$bin" (gxc.baremetal), or stops with its error."""
+def _boot_script(directory: str, port: Port, command: list[str]) -> str:
+    """The boot runner (gxc.ports.baremetal) with this port's spec beside the wrapper: its command line."""
+    import json
+
     from gxc.ground.shells import light_command
 
-    helper = " ".join(shlex.quote(arg) for arg in light_command("gxc.ports.baremetal"))
-    cache = os.path.join(paths.cache_dir(), "bios")
-    return f'bios=$({helper} "$bin" {shlex.quote(cache)}) || exit 1\n'
+    if not any("{bin}" in a for a in command):
+        command = [*command, "{bin}"]
+    spec = {"port": port.name, "command": command, "exit": port.board_exit, "package": port.runner_package,
+            "bios_cache": os.path.join(paths.cache_dir(), "bios")}
+    spec_path = os.path.join(directory, "boot.json")
+    atomic_write(spec_path, json.dumps(spec, indent=1) + "\n")
+    return " ".join(shlex.quote(a) for a in [*light_command("gxc.ports.baremetal"), spec_path]) + ' "$bin"'
 
+
+BARE_METAL_GOOS = ("tamago",)
+
+
+def board(t: Target, test: bool) -> boardsupport.Board | None:
+    """The board gxc adds for `gxc run`/`gxc test` on this port; None for a port that runs an OS."""
+    if t.port.goos not in BARE_METAL_GOOS:
+        return None
+    if not t.port.board:
+        if test:
+            raise UsageError(f"port {t.port.name} runs on bare metal but names no board to run tests on",
+                             "add [board] package = \"...\" and exit = \"semihosting\" to the port file")
+        return None  # a program that brings its own board and exit, as before boards were known
+    from gxc.toolchains import flavors
+
+    flavor = flavors.registry(t.toolchain.selection.project).get(t.port.flavor)
+    module = flavor.module if flavor and flavor.module else t.port.board.split("/board/", 1)[0]
+    version = f"v{t.toolchain.version}"
+    sums = tuple(flavor.module_sum_lines(version)) if flavor else ()
+    return boardsupport.Board(t.port.name, t.port.board, t.port.board_exit, t.port.goarch, module, version, sums)
+
+
+@contextlib.contextmanager
+def board_additions(t: Target, cwd: str, patterns: list[str], test: bool) -> Iterator[list[str]]:
+    """The go flags that add the port's board and exit to what `gxc run`/`gxc test` boots ([] for other ports)."""
+    chosen = board(t, test)
+    if chosen is None:
+        yield []
+        return
+    go = os.path.join(t.env["GOROOT"], "bin", "go")
+    with boardsupport.additions(chosen, go, t.env, t.flags, cwd, patterns, test) as flags:
+        yield flags
 
 
 def flavor_version(toolchain: Resolved, flavor: str, cwd: str) -> tuple[Version, str]:

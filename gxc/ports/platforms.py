@@ -40,7 +40,11 @@ SCHEMA: dict[str, Any] = {
     "build": {"tags": list, "flags": list, "gcflags": list, "ldflags": list, "hardening": str},
     "cgo": {"cc": str, "sysroot": str, "debian_package": str},
     "runner": {"candidates": list, "env": dict, "debian_package": str, "timeout": int},
+    "board": {"package": str, "exit": str},
 }
+# How a bare-metal program tells its emulator it is done (gxc.ports.boardsupport writes the code for each):
+# semihosting SYS_EXIT (riscv64) / SYS_EXIT_EXTENDED (arm), or QEMU's isa-debug-exit I/O port (amd64).
+BOARD_EXITS = ("semihosting", "isa-debug-exit")
 NOT_INHERITED = ("name", "aliases", "inherits", "description")
 
 
@@ -94,6 +98,8 @@ class Port:
     runner_timeout: int = 0  # seconds `gxc run` waits before it stops the program (bare metal may never exit)
     flavor: str = ""  # a toolchain flavor this port builds with (gxc.flavors); "" is the release itself
     hardening: str = "default"  # "default", "strict" or "off" (gxc.binaryinfo says what each promises)
+    board: str = ""  # the board package a bare-metal program is linked with when it imports none itself
+    board_exit: str = ""  # how that program ends its emulator (BOARD_EXITS)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -177,6 +183,10 @@ def validate(raw: dict[str, Any], origin: str, text: str = "", table: str = "") 
     if hardening is not None and hardening not in HARDENING_LEVELS:
         raise _fail(origin, text, "hardening", f"{table}.build".lstrip("."),
                     f"build.hardening = {shown(hardening)} is not a level (levels: {', '.join(HARDENING_LEVELS)})")
+    board_exit = raw.get("board", {}).get("exit")
+    if board_exit is not None and board_exit not in BOARD_EXITS:
+        raise _fail(origin, text, "exit", f"{table}.board".lstrip("."),
+                    f"board.exit = {shown(board_exit)} is not a way out (known: {', '.join(BOARD_EXITS)})")
     if "min_go" in raw:
         try:
             Version.parse(raw["min_go"])
@@ -210,9 +220,13 @@ def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 def _to_port(raw: dict[str, Any], origin: str) -> Port:
     build, cgo, runner = raw.get("build", {}), raw.get("cgo", {}), raw.get("runner", {})
+    board = raw.get("board", {})
     if not raw.get("goos") or not raw.get("goarch"):
         raise UsageError(f"{origin}: port {shown(raw.get('name'))} has no goos/goarch (set them or inherit a port)",
                          "add goos and goarch, or inherits = [\"riscv64-unknown-elf\"]")
+    if board.get("package") and not board.get("exit"):
+        raise UsageError(f"{origin}: port {shown(raw.get('name'))} names a board but not how its programs exit",
+                         f"add exit = \"semihosting\" (or one of: {', '.join(BOARD_EXITS)}) to its [board] table")
     return Port(
         name=raw["name"], origin=origin, goos=raw["goos"], goarch=raw["goarch"],
         aliases=tuple(raw.get("aliases", [])), description=raw.get("description", ""),
@@ -224,7 +238,8 @@ def _to_port(raw: dict[str, Any], origin: str) -> Port:
         runner_candidates=tuple(tuple(c) for c in runner.get("candidates", [])),
         runner_env=dict(runner.get("env", {})), runner_package=runner.get("debian_package", ""),
         runner_timeout=int(runner.get("timeout", 0)), flavor=raw.get("flavor", ""),
-        hardening=build.get("hardening", "default"), raw=raw,
+        hardening=build.get("hardening", "default"), board=board.get("package", ""),
+        board_exit=board.get("exit", ""), raw=raw,
     )
 
 

@@ -11,7 +11,7 @@ one build of `NAME@X.Y.Z` needs; `inputs()` is the part of it that keys the buil
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gxc.ground import paths, tomlfile
@@ -20,7 +20,7 @@ from gxc.ground.versions import Flavored, Version, _is_flavor_name
 from gxc.project import pins
 
 _HEX = frozenset("0123456789abcdef")
-FILE_KEYS = {"name", "description", "module", "versions"}
+FILE_KEYS = {"name", "description", "module", "module_sums", "versions"}
 RECIPE_KEYS = {"patches", "git"}
 PATCH_KEYS = {"path", "url", "sha256"}
 GIT_KEYS = {"url", "ref", "commit"}
@@ -154,8 +154,8 @@ def _versions_table(flavor: str, raw: dict[str, Any], path: str, text: str, pref
     return recipes
 
 
-def read_flavor_file(path: str) -> tuple[str, dict[str, Recipe], str, str]:
-    """(name, recipes by version, description, module) of one flavor file."""
+def read_flavor_file(path: str) -> Flavor:
+    """One flavor file: its name, recipes by version, description, module and the module's pinned sums."""
     with open(path, encoding="utf-8-sig") as f:
         text = f.read()
     raw = tomlfile.parse_toml(path, text)
@@ -166,7 +166,22 @@ def read_flavor_file(path: str) -> tuple[str, dict[str, Recipe], str, str]:
     name = raw.get("name")
     if not isinstance(name, str) or not _is_flavor_name(name):
         raise _fail(path, text, "name", "", f"flavor name {shown(name)} must be lower-case letters, digits, - or _")
-    return name, _versions_table(name, raw, path, text, ""), str(raw.get("description", "")), str(raw.get("module", ""))
+    return Flavor(name, str(raw.get("description", "")), _versions_table(name, raw, path, text, ""),
+                  str(raw.get("module", "")), _module_sums(path, text, raw.get("module_sums", {})))
+
+
+def _module_sums(path: str, text: str, raw: object) -> dict[str, tuple[str, str]]:
+    """`"v1.25.5" = ["h1:<zip>", "h1:<go.mod>"]`: the go.sum lines gxc adds when it adds the module itself."""
+    if not isinstance(raw, dict):
+        raise _fail(path, text, "module_sums", "", "module_sums must be a table of versions")
+    sums = {}
+    for version, pair in raw.items():
+        if (not version.startswith("v") or not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(h, str) and h.startswith("h1:") and h.endswith("=") for h in pair)):
+            raise _fail(path, text, version, "module_sums",
+                        f'module_sums.{version} must be ["h1:<module zip>=", "h1:<go.mod>="] for a v-version')
+        sums[version] = (pair[0], pair[1])
+    return sums
 
 
 @dataclass
@@ -175,6 +190,14 @@ class Flavor:
     description: str
     recipes: dict[str, Recipe]
     module: str = ""  # a Go module whose required version names the flavor's version (TamaGo's board packages)
+    module_sums: dict[str, tuple[str, str]] = field(default_factory=dict)  # its go.sum hashes, by version
+
+    def module_sum_lines(self, version: str) -> list[str]:
+        """go.sum lines for the module at `version` ("v1.25.5"), from the flavor file; [] when it pins none."""
+        pinned = self.module_sums.get(version)
+        if not pinned or not self.module:
+            return []
+        return [f"{self.module} {version} {pinned[0]}", f"{self.module} {version}/go.mod {pinned[1]}"]
 
 
 def _dir_flavors(directory: str) -> list[Flavor]:
@@ -182,11 +205,7 @@ def _dir_flavors(directory: str) -> list[Flavor]:
         names = sorted(n for n in os.listdir(directory) if n.endswith(".toml"))
     except FileNotFoundError:
         return []
-    found = []
-    for file_name in names:
-        name, recipes, description, module = read_flavor_file(os.path.join(directory, file_name))
-        found.append(Flavor(name, description, recipes, module))
-    return found
+    return [read_flavor_file(os.path.join(directory, file_name)) for file_name in names]
 
 
 def _project_flavors(project: pins.PinInfo | None) -> list[Flavor]:
@@ -209,6 +228,7 @@ def registry(project: pins.PinInfo | None = None) -> dict[str, Flavor]:
     for flavor in _dir_flavors(builtin_dir()) + _dir_flavors(user_dir()) + _project_flavors(project):
         known = merged.setdefault(flavor.name, Flavor(flavor.name, flavor.description, {}, flavor.module))
         known.recipes.update(flavor.recipes)
+        known.module_sums.update(flavor.module_sums)
         known.description = flavor.description or known.description
         known.module = flavor.module or known.module
     return merged

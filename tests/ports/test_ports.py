@@ -226,7 +226,7 @@ def test_user_port_is_added_listed_shown_merged_and_builds(own_home: dict[str, s
 @pytest.mark.parametrize(("text", "message"), [
     ('name = "bad"\ngoos = "linux"\ngoarch = "arm"\ncompiler = "gc"\n',
      "bad.toml:4:1: unknown key \"compiler\" (known: name, aliases, description, inherits, goos, goarch, min_go, "
-     "flavor, vars, env, build, cgo, runner)"),
+     "flavor, vars, env, build, cgo, runner, board)"),
     ('name = "bad"\ngoos = "linux"\ngoarch = "arm"\n\n[vars]\nGOARM = "8"\n',
      "bad.toml:6:1: GOARM = \"8\" is not allowed (allowed: 5, 6, 7, 5,softfloat, 6,softfloat, 7,softfloat, "
      "5,hardfloat, 6,hardfloat)"),

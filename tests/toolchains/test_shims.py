@@ -210,7 +210,7 @@ def test_install_without_spec_installs_the_project_pin(gxc_env: dict[str, str], 
     assert gxc(gxc_env, "install", cwd=mod_only).stdout == (
         f"go{NEW} installed in {gxc_env['GXC_HOME']}/toolchains/go{NEW}\n")
     ports = ["aarch64-linux-gnu", "armv6-linux", "armv7-linux", "armv7a-none-eabi", "mipsel-softfloat",
-             "riscv64-linux-gnu", "riscv64-linux", "riscv64-unknown-elf", "wasip1", "wasm"]
+             "riscv64-linux-gnu", "riscv64-linux", "riscv64-unknown-elf", "wasip1", "wasm", "x86_64-unknown-none"]
     assert sorted(os.listdir(Path(gxc_env["GXC_HOME"]) / "shims")) == sorted(
         [".gxc-shim", "go", "gofmt", *(f"{p}-go" for p in ports)])
     assert go(gxc_env, app, "version").stdout == f"go version go{OLD} linux/amd64\n"
