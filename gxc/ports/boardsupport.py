@@ -203,6 +203,14 @@ def module_root(cwd: str, env: dict[str, str]) -> str:
                      "run `go mod init NAME` in the program's directory")
 
 
+def _refuse_vendoring(root: str, env: dict[str, str], flags: list[str]) -> None:
+    """A vendored module would fail go's consistency check on the generated go.mod: one line, not go's."""
+    chosen = [*env.get("GOFLAGS", "").split(), *flags]
+    if os.path.isfile(os.path.join(root, "vendor", "modules.txt")) and "-mod=mod" not in chosen:
+        raise UsageError(f"{root} is vendored (vendor/modules.txt), and the board gxc adds is not in vendor/",
+                         "run it with GOFLAGS=-mod=mod (the modules come from GOPROXY and the module cache)")
+
+
 def requires(go_mod: str, module: str) -> bool:
     """Whether go.mod's text requires `module` (one-line or block form)."""
     pattern = re.compile(rf"^\s*(?:require\s+)?{re.escape(module)}\s+v\S+", re.MULTILINE)
@@ -296,6 +304,7 @@ def additions(board: Board, go: str, env: dict[str, str], flags: list[str], cwd:
               test: bool) -> Iterator[list[str]]:
     """The `-modfile=` and `-overlay=` flags that add the board and the exit, valid inside the block."""
     root = module_root(cwd, env)
+    _refuse_vendoring(root, env, flags)
     support = ensure_support(board.goarch, board.exit)
     go_mod, go_sum = _read(os.path.join(root, "go.mod")), _read(os.path.join(root, "go.sum"))
     with tempfile.TemporaryDirectory(prefix="gxc-board-", dir=env.get("GOTMPDIR")) as tmp:

@@ -285,6 +285,13 @@ def test_each_bare_metal_test_failure_is_one_line(tamago_home: dict[str, str], t
     assert (proc.returncode, proc.stderr) == (2, "gxc: error: port noboard runs on bare metal but names no board to "
                                                  "run tests on (hint: add [board] package = \"...\" and exit = "
                                                  "\"semihosting\" to the port file)\n")
+    (project / "vendor").mkdir()
+    (project / "vendor" / "modules.txt").write_text("")
+    proc = gxc(env, "test", "-t", "riscv64-unknown-elf", cwd=project, check=False)
+    assert (proc.returncode, proc.stderr) == (2, f"gxc: error: {project} is vendored (vendor/modules.txt), and the "
+                                                 "board gxc adds is not in vendor/ (hint: run it with GOFLAGS=-mod=mod "
+                                                 "(the modules come from GOPROXY and the module cache))\n")
+    shutil.rmtree(project / "vendor")
     empty = tmp_path / "empty-proxy"
     empty.mkdir()
     unreachable = dict(env, GOPROXY=f"file://{empty}", GOMODCACHE=str(tmp_path / "modcache"))
