@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hashlib
 import os
 import re
 import shlex
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -299,10 +301,43 @@ def output_names(t: Target, mains: list[str]) -> dict[str, str]:
     return names
 
 
-def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str) -> Built:
+def kept_output(t: Target, out_dir: str, rel: str) -> str:
+    """Where gxc keeps its own copy of the last binary it built to out_dir/rel, in the version's work dir.
+
+    go links again unless the file at `-o` already carries the build ID it would write; gxc builds into
+    a private directory (never into one an argument chose), so it starts that file from this copy. Not
+    from out_dir: a file there is the project's or anyone's, and go would take it as up to date on its
+    build ID alone.
+    """
+    key = hashlib.sha256(f"{t.port.name}\0{os.path.abspath(out_dir)}\0{rel}".encode()).hexdigest()[:24]
+    return os.path.join(paths.work_dir(t.toolchain.ident), "outputs", key, os.path.basename(rel))
+
+
+def _start_from(kept: str, target: str) -> os.stat_result | None:
+    """Copy gxc's kept binary to go's output path; its stat, to see afterwards whether go linked anew."""
+    try:
+        shutil.copy2(kept, target)
+        return os.stat(target)
+    except FileNotFoundError:
+        return None
+
+
+def _keep(target: str, kept: str, before: os.stat_result | None) -> None:
+    after = os.stat(target)
+    if before is not None and (after.st_ino, after.st_mtime_ns, after.st_size) == (
+            before.st_ino, before.st_mtime_ns, before.st_size):
+        return  # go kept the copy: it is still what gxc holds
+    os.makedirs(os.path.dirname(kept), exist_ok=True)
+    tmp = f"{kept}.{os.getpid()}.{threading.get_ident()}.tmp"
+    shutil.copy2(target, tmp)
+    os.replace(tmp, kept)
+
+
+def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str, reuse: bool = True) -> Built:
     """Build the main packages among `packages` for one port into out_dir/<port>/.
 
     The main packages are listed per port: build constraints can make a package main for one GOOS only.
+    With `reuse`, go starts from gxc's copy of the last build (kept_output) and links only what changed.
     """
     go = os.path.join(t.env["GOROOT"], "bin", "go")
     root, rel = beneath.chosen_root(out_dir, os.getcwd())
@@ -319,12 +354,16 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
     with tempfile.TemporaryDirectory(prefix="gxc-out-", dir=t.env.get("GOTMPDIR")) as private:
         for pkg, name in names.items():
             started = time.time()
-            proc = launch.run([go, "build", *t.flags, *extra, "-o", os.path.join(private, name), pkg],
+            target, kept = os.path.join(private, name), kept_output(t, out_dir, os.path.join(port_rel, name))
+            before = _start_from(kept, target) if reuse else None
+            proc = launch.run([go, "build", *t.flags, *extra, "-o", target, pkg],
                               launch.user_env(env), cwd=cwd, capture_output=True, text=True)
             logs.append(proc.stderr)
             if proc.returncode:
                 return Built(t.port.name, outputs, "".join(logs), False)
-            outputs.append(root.place(os.path.join(private, name), os.path.join(port_rel, name)))
+            if reuse:
+                _keep(target, kept, before)
+            outputs.append(root.place(target, os.path.join(port_rel, name)))
             times.append((started, time.time()))
     return Built(t.port.name, outputs, "".join(logs), True, list(names), times)
 
@@ -384,7 +423,7 @@ def rebuild_elsewhere(t: Target, packages: list[str], extra: list[str], cwd: str
         env = dict(t.env, GOCACHE=os.path.join(tmp, "cache"), GOTMPDIR=tmp)
         other = Target(t.port, env, t.flags, t.toolchain)
         where = os.path.join(copy, os.path.relpath(cwd, root))
-        built = build_one(other, packages, extra, where, os.path.join(tmp, "out"))
+        built = build_one(other, packages, extra, where, os.path.join(tmp, "out"), reuse=False)
         if not built.ok:
             raise GxcError(f"port {t.port.name}: the second build failed: {built.log.strip()}", "see the log above")
         return {os.path.basename(o): sha256_file(o) for o in built.outputs}
