@@ -1,7 +1,8 @@
 """The activate hook's work: put the toolchain selected here on PATH, and undo it on leaving.
 
-`gxc init --activate` installs a prompt hook that runs this module (with `python -I -S`, like the
-shim) when the directory, a pin file, the default, the config or a trust record changed. As mise's
+`gxc init --activate` installs a prompt hook that runs the shims' launcher as `.gxc-shim hook SHELL
+STAMP` (gxc-native, which answers from a record while it holds, else this module under `python -I -S`)
+when the directory, a pin file, the default, the config or a trust record changed. As mise's
 hook-env and direnv do, it first undoes what it set last time: `_GXC_DIFF` holds the value every
 variable had before gxc set it (or that it was unset), and `_GXC_PATH` the PATH entries gxc added,
 so leaving a project restores the shell and removes only gxc's own PATH entries, whatever else
@@ -20,24 +21,30 @@ from gxc.ground.activation import ADDED_PATH, DIFF, WARNED, decode_diff, encode_
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Mapping
 
-def activated(base: dict[str, str], cwd: str) -> dict[str, str]:
-    """`base` with the selected toolchain's managed environment, or `base` itself when none applies."""
-    from gxc.ground.errors import GxcError, for_terminal
+    from gxc.ground.errors import GxcError
+    from gxc.ground.observe import Observed
+
+
+def _answer(base: Mapping[str, str], cwd: str) -> tuple[str, dict[str, str], tuple[str, str]] | None:
+    """The toolchain root selected here with gxc's changes over `base`, or None when nothing applies."""
     from gxc.project import resolve
     from gxc.toolchains import workdir
 
-    try:
-        selection = resolve.select(cwd)
-        if selection.spec is None and selection.minimum is None and not selection.system:
-            return base  # nothing pinned, no default: leave the shell alone
-        toolchain = resolve.resolve(selection)
-    except GxcError as e:
-        hint = f" (hint: {e.hint})" if e.hint else ""
-        sys.stderr.write(f"gxc: error: {for_terminal(e.message + hint)}\n")
-        return base
-    return workdir.managed_env(toolchain.ident, base, selection.project_table.get("env"))
+    selection = resolve.select(cwd)
+    if selection.spec is None and selection.minimum is None and not selection.system:
+        return None  # nothing pinned, no default: leave the shell alone
+    toolchain = resolve.resolve(selection)
+    changes, path_first = workdir.managed_changes(toolchain.ident, base, selection.project_table.get("env"))
+    return toolchain.root, changes, path_first
+
+
+def _report(e: GxcError) -> None:
+    from gxc.ground.errors import for_terminal
+
+    hint = f" (hint: {e.hint})" if e.hint else ""
+    sys.stderr.write(f"gxc: error: {for_terminal(e.message + hint)}\n")
 
 
 def _warning_ids(messages: list[str]) -> list[str]:
@@ -46,9 +53,11 @@ def _warning_ids(messages: list[str]) -> list[str]:
     return [sha256_hex(m.encode())[:16] for m in messages]
 
 
-def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> str:
-    from gxc.ground import notices
-    from gxc.ground.errors import for_terminal
+def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "", record_home: str = "") -> str:
+    """The shell code for entering `cwd` from `current`; `record_home` keeps the answer for gxc-native."""
+    from gxc.ground import notices, observe
+    from gxc.ground.errors import GxcError, for_terminal
+    from gxc.toolchains import workdir
 
     warnings = notices.capture()
     base = restored(current)
@@ -56,7 +65,16 @@ def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> st
     # never decide which toolchain, trust record or setting applies here
     os.environ.clear()
     os.environ.update(base)
-    env = activated(base, cwd)
+    failed = False
+    with observe.watching() if record_home else observe.Unwatched() as seen:
+        try:
+            answer = _answer(os.environ, cwd)
+        except GxcError as e:
+            _report(e)
+            answer, failed = None, True
+    env = workdir.applied(base, answer[1], answer[2]) if answer else base
+    if seen is not None and not failed:
+        _keep(record_home, cwd, seen, answer, warnings)
     keys = sorted({k for k in env if base.get(k) != env[k]} - {"PATH"})
     previous_diff = decode_diff(current.get(DIFF, ""))
     lines = [shells.assign(k, env.get(k), shell) for k in sorted(set(keys) | set(previous_diff))]
@@ -75,6 +93,17 @@ def script(current: dict[str, str], cwd: str, shell: str, stamp: str = "") -> st
         lines.append(shells.assign(WARNED, ",".join(warned), shell))
     _remove_dead_stamps(stamp)
     return "\n".join(lines)
+
+
+def _keep(home: str, cwd: str, seen: Observed, answer: tuple[str, dict[str, str], tuple[str, str]] | None,
+          warnings: list[str]) -> None:
+    """Write this answer down for gxc-native, with the warnings it must give (once per shell, as here)."""
+    from gxc.ground.errors import for_terminal
+    from gxc.toolchains import native
+
+    kept = native.Answer(*answer) if answer else native.Answer(None)
+    said = list(zip(_warning_ids(warnings), [for_terminal(w) for w in warnings], strict=True))
+    native.write_record(home, "hook", cwd, "", seen, kept, warnings=said)
 
 
 def _remove_dead_stamps(stamp: str) -> None:
@@ -101,13 +130,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def main() -> None:
-    """argv: [-c, package dir, shell, stamp file] (see gxc.cli.envcmd's activate hook)."""
-    shell = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] in shells.SHELLS else "bash"
-    stamp = sys.argv[3] if len(sys.argv) > 3 else ""
+def main(args: list[str] | None = None, record_home: str = "", record: bool = False) -> None:
+    """args: [SHELL, STAMP] from the shims' launcher (`.gxc-shim hook SHELL STAMP`), whose home keeps the
+    records; without them, sys.argv as an older `gxc init` wrote it: [-c, package dir, shell, stamp]."""
+    argv = args if args is not None else sys.argv[2:]
+    shell = argv[0] if argv and argv[0] in shells.SHELLS else "bash"
+    stamp = argv[1] if len(argv) > 1 else ""
     try:
         cwd = os.getcwd()
     except FileNotFoundError:
         sys.stderr.write("gxc: error: the current directory was deleted (hint: cd to an existing directory)\n")
         return
-    sys.stdout.write(script(dict(os.environ), cwd, shell, stamp) + "\n")
+    sys.stdout.write(script(dict(os.environ), cwd, shell, stamp, record_home if record else "") + "\n")

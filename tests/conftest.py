@@ -90,8 +90,8 @@ def gxc(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = 
 
 
 # What tests may change in the shared home: the versions' work dirs (build caches) and the module cache.
-# (and the download cache, index cache and lock files, which are not state).
-WRITABLE_IN_SHARED_HOME = ("work", "modcache", "cache", "locks")
+# (and the download cache, index cache, lock files and the native shim's resolution records, which are not state).
+WRITABLE_IN_SHARED_HOME = ("work", "modcache", "cache", "locks", "resolved")
 
 
 def home_snapshot(home: Path) -> dict[str, tuple[int, int, int]]:

@@ -122,4 +122,7 @@ def cmd_reshim(args: argparse.Namespace) -> int:
 
     names = shims.refresh()
     print(f"{len(names)} shims in {paths.shims_dir()}")
+    from gxc.toolchains import native
+
+    print(native.try_ensure() or "the native shim is current")
     return 0

@@ -153,10 +153,12 @@ def _stamp_dir() -> str:
 
 
 def _hook_command(shell: str) -> str:
-    """The hook's recompute takes the shim's light path (python -I -S, no site-packages, no argparse)."""
-    from gxc.ground.shells import light_command, quote
+    """The hook's recompute runs the shims' launcher: gxc-native when built, else the shim's light Python path."""
+    from gxc.ground import paths
+    from gxc.ground.shells import quote
+    from gxc.toolchains.native import LAUNCHER
 
-    return " ".join(quote(arg, shell) for arg in light_command("gxc.hookenv"))
+    return f"{quote(os.path.join(paths.shims_dir(), LAUNCHER), shell)} hook"
 
 
 def _watched_files() -> list[str]:
@@ -181,16 +183,29 @@ def _fish_activate(home_line: str) -> str:
     ]))
 
 
+def _native_shim() -> None:
+    """gxc init builds the native shim once a toolchain can; stderr says so, or why the shims stay on Python."""
+    from gxc.ground.errors import for_terminal
+    from gxc.toolchains import native
+
+    said = native.try_ensure()
+    if said and said != native.NO_BUILDER:
+        sys.stderr.write(f"gxc: {for_terminal(said)}\n")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from gxc.cli import completion
     from gxc.ground import paths
     from gxc.ground.shells import assign, quote
 
     shims = paths.shims_dir()
-    if not os.path.exists(os.path.join(shims, "go")):  # a fresh home: `go` routes through gxc from the start
+    from gxc.toolchains import native
+
+    if not os.path.exists(os.path.join(shims, "go")) or not os.path.exists(os.path.join(shims, native.PYTHON_SHIM)):
         from gxc.toolchains import shims as shim_dir
 
-        shim_dir.refresh()
+        shim_dir.refresh()  # a fresh home: `go` routes through gxc from the start
+    _native_shim()
     home_line = assign("GXC_HOME", paths.home(), args.shell) if os.environ.get("GXC_HOME") else ""
     if not args.activate:
         gobin = paths.gobin_dir()

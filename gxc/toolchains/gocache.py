@@ -99,36 +99,10 @@ def goprog(version: str, chosen: Settings) -> str | None:
 
 
 def ensure_helper(goroot: str, gocache: str) -> str:
-    """Build gxc-cacheprog with the toolchain at `goroot` unless this source's build is there already.
-    `gocache` is that version's own GOCACHE: net/http compiled once serves every later rebuild."""
-    import shutil
-    import tempfile
+    """Build gxc-cacheprog with the toolchain at `goroot` unless this source's build is there already."""
+    from gxc.toolchains import goprogram
 
-    from gxc.ground import launch
-    from gxc.ground.errors import GxcError
-
-    digest = source_digest()
-    target = helper_path(digest)
-    if os.access(target, os.X_OK):
-        return target
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    work = tempfile.mkdtemp(prefix="cacheprog-", dir=os.path.dirname(target))
-    try:
-        shutil.copyfile(SOURCE, os.path.join(work, "main.go"))
-        with open(os.path.join(work, "go.mod"), "w", encoding="utf-8") as f:
-            f.write("module gxccacheprog\n\ngo 1.21\n")
-        env = launch.helper_env({"GOROOT": goroot, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "",
-                                 "GOCACHE": gocache, "GOPATH": os.path.join(work, "gopath"),
-                                 "GOENV": "off"})
-        proc = launch.run([os.path.join(goroot, "bin", "go"), "build", "-trimpath", "-ldflags=-s -w", "-o",
-                           os.path.join(work, "out"), "."], env, cwd=work, capture_output=True, text=True)
-        if proc.returncode:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise GxcError(f"cannot build the fleet cache program: {last}", "builds use the local GOCACHE meanwhile")
-        os.replace(os.path.join(work, "out"), target)  # atomic: a go command never starts half a helper
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+    return goprogram.build(SOURCE, helper_path(), goroot, gocache, what="the fleet cache program")
 
 
 def probe(chosen: Settings) -> str:

@@ -62,34 +62,51 @@ def fleet_cache(version: str, base: Mapping[str, str], config: Mapping[str, Any]
     return gocache.goprog(version, chosen) if chosen else None
 
 
-def managed_env(version: str, base: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def managed_changes(version: str, base: Mapping[str, str],
+                    extra: Mapping[str, str] | None = None) -> tuple[dict[str, str], tuple[str, str]]:
+    """What gxc sets over `base` for `version`: the variables, and the two PATH entries it puts first.
+
+    Reads of `base` are by name only (never the whole of it), so the native shim can tell from a
+    record which of the caller's variables the answer depends on (gxc.ground.observe).
+    """
     root = paths.toolchain_dir(version)
     work = ensure(version)
-    env = dict(base)
     gobin = base.get("GOBIN") or paths.gobin_dir()
-    env.update(
-        GOROOT=root,
-        GOTOOLCHAIN="local",
-        GOCACHE=os.path.join(work, "cache"),
-        GOTMPDIR=os.path.join(work, "tmp"),
-        GOBIN=gobin,
-        GXC_HOME=paths.home(),
-        GXC_ACTIVE_TOOLCHAIN=version,
-    )
+    changes = {
+        "GOROOT": root,
+        "GOTOOLCHAIN": "local",
+        "GOCACHE": os.path.join(work, "cache"),
+        "GOTMPDIR": os.path.join(work, "tmp"),
+        "GOBIN": gobin,
+        "GXC_HOME": paths.home(),
+        "GXC_ACTIVE_TOOLCHAIN": version,
+    }
     if not base.get("GOPATH"):
-        env["GOPATH"] = os.path.join(work, "gopath")
+        changes["GOPATH"] = os.path.join(work, "gopath")
     if not base.get("GOMODCACHE"):
-        env["GOMODCACHE"] = paths.modcache_dir()
+        changes["GOMODCACHE"] = paths.modcache_dir()
     config = user_config()
     if isolate_goenv(config):
-        env["GOENV"] = os.path.join(work, "env")
+        changes["GOENV"] = os.path.join(work, "env")
     goprog = fleet_cache(version, base, config)
     if goprog:
-        env["GOCACHEPROG"] = goprog
-    env["PATH"] = os.pathsep.join([os.path.join(root, "bin"), gobin, base.get("PATH", os.defpath)])
-    if extra:
-        env.update(extra)
+        changes["GOCACHEPROG"] = goprog
+    if extra:  # a trusted project's [env]: never PATH (gxc.project.pins refuses it)
+        changes.update(extra)
+    return changes, (os.path.join(root, "bin"), gobin)
+
+
+def applied(base: Mapping[str, str], changes: Mapping[str, str], path_first: tuple[str, ...]) -> dict[str, str]:
+    """`base` with gxc's changes: its variables set, its PATH entries before the caller's PATH."""
+    env = dict(base)
+    env.update(changes)
+    env["PATH"] = os.pathsep.join([*path_first, base.get("PATH", os.defpath)])
     return env
+
+
+def managed_env(version: str, base: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    changes, path_first = managed_changes(version, base, extra)
+    return applied(base, changes, path_first)
 
 
 def set_keys(base: Mapping[str, str], env: Mapping[str, str]) -> list[str]:

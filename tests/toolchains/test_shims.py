@@ -212,7 +212,7 @@ def test_install_without_spec_installs_the_project_pin(gxc_env: dict[str, str], 
     ports = ["aarch64-linux-gnu", "armv6-linux", "armv7-linux", "armv7a-none-eabi", "mipsel-softfloat",
              "riscv64-linux-gnu", "riscv64-linux", "riscv64-unknown-elf", "wasip1", "wasm", "x86_64-unknown-none"]
     assert sorted(os.listdir(Path(gxc_env["GXC_HOME"]) / "shims")) == sorted(
-        [".gxc-shim", "go", "gofmt", *(f"{p}-go" for p in ports)])
+        [".gxc-shim", ".gxc-shim.py", "go", "gofmt", *(f"{p}-go" for p in ports)])
     assert go(gxc_env, app, "version").stdout == f"go version go{OLD} linux/amd64\n"
 
 
@@ -297,7 +297,7 @@ def test_shim_loop_guard_stops_runaway_recursion(installed_home: dict[str, str],
 def test_shim_imports_only_light_modules(installed_home: dict[str, str], tmp_path: Path) -> None:
     """Not a benchmark (scripts/bench-shim is): a guard that the shim never imports requests or tomllib."""
     app = project(tmp_path / "app", **{"toolchains.toml": f'[toolchain]\ngo = "{OLD}"\n'})
-    launcher = Path(installed_home["GXC_HOME"]) / "shims" / ".gxc-shim"
+    launcher = Path(installed_home["GXC_HOME"]) / "shims" / ".gxc-shim.py"
     interpreter = launcher.read_text().splitlines()[0][2:].split()[0]
     code = ("import sys, runpy; sys.argv = [sys.argv[1], 'version']\n"
             "import os; os.execve = lambda *a: (print(sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -307,9 +307,9 @@ def test_shim_imports_only_light_modules(installed_home: dict[str, str], tmp_pat
     proc = subprocess.run([interpreter, "-I", "-S", "-c", code, f"{installed_home['GXC_HOME']}/shims/go"],
                           cwd=app, env=installed_home, capture_output=True, text=True, check=True)
     assert proc.stdout == ("['gxc', 'gxc.ground', 'gxc.ground.errors', 'gxc.ground.fasttoml', 'gxc.ground.launch', "
-                           "'gxc.ground.paths', 'gxc.ground.settings', 'gxc.ground.tomlfile', 'gxc.ground.versions', "
+                           "'gxc.ground.observe', 'gxc.ground.paths', 'gxc.ground.settings', 'gxc.ground.tomlfile', 'gxc.ground.versions', "
                            "'gxc.project', 'gxc.project.pins', 'gxc.project.resolve', 'gxc.shim', 'gxc.toolchains', "
-                           "'gxc.toolchains.workdir']\n")
+                           "'gxc.toolchains.native', 'gxc.toolchains.workdir']\n")
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
