@@ -151,7 +151,16 @@ def locations() -> dict[str, str]:
         if workdir.isolate_goenv() else goenv + " (yours, under every version)",
         "GOCACHE": os.path.join(paths.home(), "work", "go<V>", "cache") + " (per version)",
         **_fleet_cache_location(),
+        "shims": _shims_location(),
     }
+
+
+def _shims_location() -> str:
+    """Whether the native shim serves the shims, or why Python does (`gxc reshim` builds it)."""
+    from gxc.toolchains import native
+
+    why = native.status()
+    return paths.shims_dir() + (f" ({why}; `gxc reshim` builds the native shim)" if why else " (native)")
 
 
 def _fleet_cache_location() -> dict[str, str]:

@@ -250,15 +250,18 @@ def test_a_full_local_disk_builds_anyway_with_one_note(installed_home: dict[str,
     assert said[0].endswith("no space left on device); this build goes on without caching")
 
 
-def test_the_cache_program_source_is_gofmt_and_vet_clean(installed_home: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("program", ["cacheprog", "native"])
+def test_gxcs_go_programs_are_gofmt_and_vet_clean(installed_home: dict[str, str], tmp_path: Path, program: str) -> None:
+    """gxc-cacheprog and gxc-native; vet shares the build cache their builds warmed."""
     goroot = Path(installed_home["GXC_HOME"]) / "toolchains" / f"go{NEWEST}"
-    source = ROOT / "gxc" / "toolchains" / "cacheprog" / "main.go"
+    source = ROOT / "gxc" / "toolchains" / program / "main.go"
     fmt = subprocess.run([str(goroot / "bin" / "gofmt"), "-l", str(source)], capture_output=True, text=True,
                          check=True)
     assert fmt.stdout == ""
     shutil.copy(source, tmp_path / "main.go")
     (tmp_path / "go.mod").write_text("module gxccacheprog\n\ngo 1.21\n")
-    env = dict(os.environ, GOROOT=str(goroot), GOTOOLCHAIN="local", GOCACHE=str(tmp_path / "cache"), GOFLAGS="")
+    cache = Path(installed_home["GXC_HOME"]) / "work" / f"go{NEWEST}" / "cache"
+    env = dict(os.environ, GOROOT=str(goroot), GOTOOLCHAIN="local", GOCACHE=str(cache), GOFLAGS="")
     vet = subprocess.run([str(goroot / "bin" / "go"), "vet", "."], cwd=tmp_path, env=env, capture_output=True,
                          text=True, check=False)
     assert vet.returncode == 0, vet.stderr
