@@ -108,7 +108,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     _note(build.prepare_fleet_cache(toolchain))
     ts = build.targets(toolchain, args.target, reproducible)
     inputs = _provenance_inputs(ts)  # read while the compilers run
-    results = build.build_all(ts, args.packages, args.rest, os.getcwd(), os.path.abspath(args.out), args.jobs)
+    results = build.build_all(ts, args.packages, args.rest, os.getcwd(), os.path.abspath(args.out), args.jobs,
+                              digest=True)
     inputs.join()
     failed = [r for r in results if not r.ok]
     for r in results:
@@ -211,15 +212,18 @@ def signing_key(path: str | None) -> Any:
 
 def record_provenance(ts: list[Any], results: list[Any], extra: list[str], reproducible: bool, key: Any) -> None:
     """`<artifact>.intoto.json` beside every artifact; with a key, `.sig` and `.intoto.jsonl` too."""
-    from gxc.delivery import provenance, signing
+    from gxc.delivery import provenance
 
     module_dir = _module_dir()
     for t, r in zip(ts, results, strict=True):
-        for output, package, (started, finished) in zip(r.outputs, r.packages, r.times, strict=True):
+        digests = r.digests or [""] * len(r.outputs)
+        for output, package, (started, finished), digest in zip(r.outputs, r.packages, r.times, digests, strict=True):
             facts = provenance.BuildFacts(output, package, t.port.name, [*t.flags, *extra], list(t.port.tags),
-                                          t.env, t.toolchain.ident, module_dir, started, finished)
+                                          t.env, t.toolchain.ident, module_dir, started, finished, digest)
             document = provenance.write(facts, reproducible)
             if key is not None:
+                from gxc.delivery import signing  # cryptography: only for a signed build
+
                 signing.sign_artifact(key, output, document)
 
 

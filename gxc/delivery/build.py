@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -56,6 +57,7 @@ class Built:
     packages: list[str] = field(default_factory=list)  # the main package of each output
     times: list[tuple[float, float]] = field(default_factory=list)  # when each output's build started, ended
     note: str = ""  # what the build went through that the user should know (the cache program died)
+    digests: list[str] = field(default_factory=list)  # each output's sha256, taken while other ports build
 
 
 def exec_wrapper(toolchain: Resolved, port: Port) -> str:
@@ -275,6 +277,9 @@ def _binary_name(import_path: str) -> str:
 
 
 def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
+    plain = plain_main(t, packages, cwd)
+    if plain is not None:
+        return plain
     go = os.path.join(t.env["GOROOT"], "bin", "go")
     env = {k: v for k, v in launch.user_env(t.env).items() if k not in ("GOCACHEPROG", "GXC_CACHE_NOTE_ONCE")}
     proc = launch.run([go, "list", "-f", "{{.Name}} {{.ImportPath}}", *packages], env, cwd=cwd,  # names only: no cache
@@ -286,6 +291,42 @@ def main_packages(t: Target, packages: list[str], cwd: str) -> list[str]:
     if not mains:
         raise UsageError(f"no main package in {' '.join(packages)}", "name a package with `package main`")
     return mains
+
+
+_CLAUSE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*package\s+([A-Za-z_][A-Za-z0-9_]*)", re.DOTALL)
+_MODULE = re.compile(r'^\s*module\s+"?([^\s"/]+[^\s"]*)"?\s*(?://.*)?$', re.MULTILINE)
+
+
+def plain_main(t: Target, packages: list[str], cwd: str) -> list[str] | None:
+    """The main package named by one directory path, read from its sources instead of asking `go list`
+    (one go start per port saved): only when every non-test file there says `package main` and the
+    directory is in the main module. None for anything else (patterns, mixed package clauses, an import
+    path, GOPATH mode, -modfile), which go list answers."""
+    if len(packages) != 1 or "..." in packages[0] or not packages[0].startswith((".", "/")):
+        return None
+    if "-modfile" in t.env.get("GOFLAGS", "") or t.env.get("GO111MODULE") == "off":
+        return None
+    directory = os.path.normpath(os.path.join(cwd, packages[0]))
+    try:
+        root = module_root(cwd)
+        names = [n for n in os.listdir(directory)
+                 if n.endswith(".go") and not n.endswith("_test.go") and not n.startswith((".", "_"))]
+        clauses = {_package_clause(os.path.join(directory, n)) for n in names}
+        with open(os.path.join(root, "go.mod"), encoding="utf-8") as f:
+            module = _MODULE.search(f.read())
+    except (OSError, UnicodeDecodeError, UsageError):
+        return None
+    rel = os.path.relpath(directory, root)
+    if clauses != {"main"} or module is None or rel == ".." or rel.startswith(".." + os.sep):
+        return None
+    return [module.group(1) if rel == "." else f"{module.group(1)}/{rel.replace(os.sep, '/')}"]
+
+
+def _package_clause(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        head = f.read(64 * 1024)
+    found = _CLAUSE.match(head)
+    return found.group(1) if found else ""
 
 
 def output_names(t: Target, mains: list[str]) -> dict[str, str]:
@@ -333,11 +374,13 @@ def _keep(target: str, kept: str, before: os.stat_result | None) -> None:
     os.replace(tmp, kept)
 
 
-def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str, reuse: bool = True) -> Built:
+def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str, reuse: bool = True,
+              digest: bool = False) -> Built:
     """Build the main packages among `packages` for one port into out_dir/<port>/.
 
     The main packages are listed per port: build constraints can make a package main for one GOOS only.
-    With `reuse`, go starts from gxc's copy of the last build (kept_output) and links only what changed.
+    With `reuse`, go starts from gxc's copy of the last build (kept_output) and links only what changed;
+    with `digest`, each output is hashed here, in the port's own thread, for its provenance.
     """
     go = os.path.join(t.env["GOROOT"], "bin", "go")
     root, rel = beneath.chosen_root(out_dir, os.getcwd())
@@ -350,6 +393,7 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
         return Built(t.port.name, [], e.message, False)
     env = t.env if "GOGC" in t.env else {**t.env, "GOGC": COMPILER_GOGC}
     times: list[tuple[float, float]] = []
+    digests: list[str] = []
     # go writes into a private directory; only gxc moves the result below the chosen root, refusing links
     with tempfile.TemporaryDirectory(prefix="gxc-out-", dir=t.env.get("GOTMPDIR")) as private:
         for pkg, name in names.items():
@@ -363,32 +407,35 @@ def build_one(t: Target, packages: list[str], extra: list[str], cwd: str, out_di
                 return Built(t.port.name, outputs, "".join(logs), False)
             if reuse:
                 _keep(target, kept, before)
+            if digest:
+                digests.append(sha256_file(target))
             outputs.append(root.place(target, os.path.join(port_rel, name)))
             times.append((started, time.time()))
-    return Built(t.port.name, outputs, "".join(logs), True, list(names), times)
+    return Built(t.port.name, outputs, "".join(logs), True, list(names), times, digests=digests)
 
 
 def build_all(ts: list[Target], packages: list[str], extra: list[str], cwd: str, out_dir: str,
-              jobs: int | None = None) -> list[Built]:
+              jobs: int | None = None, digest: bool = False) -> list[Built]:
     jobs = jobs or min(len(ts), os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda t: _build_or_fall_back(t, packages, extra, cwd, out_dir), ts))
+        return list(pool.map(lambda t: _build_or_fall_back(t, packages, extra, cwd, out_dir, digest), ts))
 
 
-def _build_or_fall_back(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str) -> Built:
+def _build_or_fall_back(t: Target, packages: list[str], extra: list[str], cwd: str, out_dir: str,
+                        digest: bool) -> Built:
     """A build whose cache program died (go stops: "GOCACHEPROG exited pre-Close") is built again with the
     version's local GOCACHE alone: a broken fleet cache never fails a build."""
-    built = build_one(t, packages, extra, cwd, out_dir)
+    built = build_one(t, packages, extra, cwd, out_dir, digest=digest)
     if built.ok:  # the fleet cache's note (one per build) is in go's output, which a good build does not show
         said = [line.removeprefix("gxc: note: ") for line in built.log.splitlines() if line.startswith("gxc: note: ")]
-        return Built(built.port, built.outputs, built.log, True, built.packages, built.times, "; ".join(said))
+        return dataclasses.replace(built, note="; ".join(said))
     if "GOCACHEPROG" not in t.env or "GOCACHEPROG" not in built.log:
         return built
     cause = next((line for line in built.log.splitlines() if "GOCACHEPROG" in line), "").strip()
     plain = Target(t.port, {k: v for k, v in t.env.items() if k != "GOCACHEPROG"}, t.flags, t.toolchain)
-    again = build_one(plain, packages, extra, cwd, out_dir)
-    return Built(again.port, again.outputs, again.log, again.ok, again.packages, again.times,
-                 f"the fleet cache program failed ({cause}); built again with the local cache only")
+    again = build_one(plain, packages, extra, cwd, out_dir, digest=digest)
+    return dataclasses.replace(again, note=f"the fleet cache program failed ({cause}); built again with the local "
+                                           "cache only")
 
 
 def prepare_fleet_cache(toolchain: Resolved) -> str:

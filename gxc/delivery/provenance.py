@@ -48,6 +48,7 @@ class BuildFacts:
     module_dir: str  # where go.mod is ("" outside a module)
     started: float
     finished: float
+    digest: str = ""  # the artifact's sha256 when the build already took it ("": hash it here)
 
 
 def _time(seconds: float) -> str:
@@ -229,7 +230,8 @@ def statement(facts: BuildFacts, reproducible: bool) -> dict[str, Any]:
         run["metadata"] = {"startedOn": _time(facts.started), "finishedOn": _time(facts.finished)}
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": os.path.basename(facts.artifact), "digest": {"sha256": sha256_file(facts.artifact)}}],
+        "subject": [{"name": os.path.basename(facts.artifact),
+                     "digest": {"sha256": facts.digest or sha256_file(facts.artifact)}}],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "buildDefinition": {

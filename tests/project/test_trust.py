@@ -123,7 +123,7 @@ def test_doctor_reports_each_problem_with_its_fix(own_home: dict[str, str], tmp_
     assert gxc(dict(own_home, PATH=clean_path), "doctor", cwd=app).stdout.splitlines() == [
         f"GOBIN      {home}/bin", f"GOPATH     {home}/work/go<V>/gopath (per version)", f"GOMODCACHE {home}/modcache",
         f"GOENV      {own_home['HOME']}/.config/go/env (yours, under every version)",
-        f"GOCACHE    {home}/work/go<V>/cache (per version)", "gxc doctor: all good"]
+        f"GOCACHE    {home}/work/go<V>/cache (per version)", f"shims      {shims} (native)", "gxc doctor: all good"]
 
     assert doctor(own_home, app, PATH=clean_path, GOROOT="/usr/lib/go") == (1, [{
         "check": "env", "message": "GOROOT is exported (/usr/lib/go); it overrides the GOROOT gxc gives each toolchain",

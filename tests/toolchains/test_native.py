@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -382,3 +383,26 @@ def test_without_a_native_shim_python_serves_and_reshim_builds_it(installed_home
     assert said[-1].startswith(f"built the native shim with go{NEWEST} in ")
     assert (shims / ".gxc-shim").read_bytes()[:4] == b"\x7fELF"
     assert gxc(env, "reshim").stdout.splitlines()[-1] == "the native shim is current"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_real_shells_drive_the_native_hook_with_python_out_of_reach(home: dict[str, str], tmp_path: Path,
+                                                                   shell: str) -> None:
+    """`gxc init SHELL --activate` in a real shell: entering and leaving a project is answered by gxc-native."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / ".go-version").write_text(f"{NEWEST}\n")
+    env = dict(home, XDG_RUNTIME_DIR=str(tmp_path))  # the hook's stamp dir
+    time.sleep(SETTLE)
+    for cwd in (tmp_path, project):
+        hook_output(env, cwd, shell, native=True)  # Python answers once and keeps the records
+    init = f"{sys.executable} -m gxc init {shell} --activate"
+    if shell == "fish":
+        script = f'{init} | source; cd {project}; echo $GOROOT; cd {tmp_path}; echo "[$GOROOT]"'
+    else:
+        script = f'eval "$({init})"; cd {project}; _gxc_hook; echo $GOROOT; cd {tmp_path}; _gxc_hook; echo "[$GOROOT]"'
+    with python_away(home):
+        proc = subprocess.run([shell, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+    toolchains = f"{home['GXC_HOME']}/toolchains"  # leaving the project: the default applies
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"{toolchains}/go{NEWEST}\n[{toolchains}/go{OLD}]\n", "")
