@@ -316,3 +316,29 @@ def test_provenance_shows_the_signed_statement_and_names_a_plain_one_that_disagr
     refused = gxc(env, "provenance", "dist/riscv64-linux/hello", "--key", str(tmp_path / "other.pub"), cwd=module,
                   check=False)
     assert refused.returncode == 1 and "does not verify with this key" in refused.stderr
+
+
+def test_a_main_package_directory_is_read_without_go_list_and_anything_else_is_left_to_it(tmp_path: Path) -> None:
+    """gxc build names a single main-package directory from its package clauses and go.mod; patterns, import
+    paths, mixed clauses, packages outside the module and -modfile are go list's to answer (None)."""
+    from gxc.delivery import build
+
+    module = tmp_path / "m"
+    for rel, text in {"go.mod": "module example.com/tool/v2 // the module\n\ngo 1.22\n",
+                      "main.go": "// Command tool.\n/* a block\n   comment */\npackage main\n",
+                      "extra_linux.go": "//go:build linux\n\npackage main\n",
+                      "main_test.go": "package main_test\n",
+                      "cmd/a/a.go": "package main\n", "lib/lib.go": "package lib\n",
+                      "mixed/a.go": "package main\n", "mixed/doc.go": "//go:build ignore\n\npackage documentation\n",
+                      "../other/go.mod": "module example.com/other\n", "../other/main.go": "package main\n"}.items():
+        (module / rel).parent.mkdir(parents=True, exist_ok=True)
+        (module / rel).write_text(text)
+    t = build.Target(None, {}, [], None)  # type: ignore[arg-type]
+    assert build.plain_main(t, ["."], str(module)) == ["example.com/tool/v2"]
+    assert build.plain_main(t, ["./cmd/a"], str(module)) == ["example.com/tool/v2/cmd/a"]
+    assert build.plain_main(t, ["./cmd/a"], str(module / "lib")) is None  # ./cmd/a from lib/ does not exist
+    for packages in (["./..."], ["example.com/tool/v2"], ["./lib"], ["./mixed"], ["../other"], [".", "./cmd/a"]):
+        assert build.plain_main(t, packages, str(module)) is None, packages
+    assert build.plain_main(build.Target(None, {"GOFLAGS": "-modfile=x.mod"}, [], None),  # type: ignore[arg-type]
+                            ["."], str(module)) is None
+    assert build._binary_name(build.plain_main(t, ["."], str(module))[0]) == "tool"  # type: ignore[index]

@@ -406,3 +406,16 @@ def test_real_shells_drive_the_native_hook_with_python_out_of_reach(home: dict[s
                               timeout=120, check=False)
     toolchains = f"{home['GXC_HOME']}/toolchains"  # leaving the project: the default applies
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"{toolchains}/go{NEWEST}\n[{toolchains}/go{OLD}]\n", "")
+
+
+def test_gxc_native_builds_reproducibly(installed_home: dict[str, str], tmp_path: Path) -> None:
+    """The same source, toolchain and identity give the same bytes wherever they are built: here, in another
+    directory with an empty build cache, and in installed_home's libexec by `gxc reshim`."""
+    from gxc.toolchains import goprogram, native
+
+    home = Path(installed_home["GXC_HOME"])
+    ident = native.identity()
+    built = goprogram.build(native.SOURCE, str(tmp_path / "elsewhere" / "gxc-native"),
+                            str(home / "toolchains" / f"go{NEWEST}"), str(tmp_path / "cache"),
+                            what="the native shim", ldflags=f"-X main.identity={ident}")
+    assert Path(built).read_bytes() == (home / "libexec" / f"gxc-native-{ident}").read_bytes()
