@@ -15,36 +15,40 @@ from typing import Any, TextIO
 from gxc import __version__
 from gxc.ground.errors import EXIT_FAILED, EXIT_USAGE, GxcError, UsageError, for_terminal, shown
 
+# The module of gxc/cli that registers each verb, in the order `gxc --help` lists them. `gxc VERB` builds
+# only its module's parser: argparse for every verb costs ~30 ms, a tenth of a warm `gxc build`.
+# tests/cli/test_discoverability.py holds this table to what the modules register.
+VERB_MODULES = {
+    "install": "install", "uninstall": "install", "list": "install", "list-remote": "install",
+    "pin": "project", "outdated": "project", "upgrade": "project", "use": "project", "current": "project",
+    "exec": "envcmd", "env": "envcmd", "which": "envcmd", "init": "envcmd",
+    "completion": "completion", "platform": "platform",
+    "build": "build", "run": "build", "test": "build",
+    "provenance": "delivery", "verify-artifact": "delivery", "inspect": "delivery", "keygen": "delivery",
+    "verify": "doctor", "doctor": "doctor", "reshim": "doctor",
+    "cache": "cachecmd", "prune": "cachecmd", "trust": "trustcmd", "untrust": "trustcmd", "mirror": "mirrorcmd",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    from gxc.cli import (
-        build,
-        cachecmd,
-        completion,
-        delivery,
-        doctor,
-        envcmd,
-        helptext,
-        install,
-        mirrorcmd,
-        platform,
-        project,
-        trustcmd,
-    )
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or, for a known `verb`, the global options and that verb's module only."""
+    import importlib
+
+    from gxc.cli import helptext
 
     parser = argparse.ArgumentParser(prog="gxc", description="Go toolchain manager with cross-compilation built in")
     parser.add_argument("--version", action="version", version=f"gxc {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
-    for module in (install, project, envcmd, completion, platform, build, delivery, doctor, cachecmd, trustcmd,
-                   mirrorcmd):
-        module.register(subparsers)
+    names = [VERB_MODULES[verb]] if verb in VERB_MODULES else list(dict.fromkeys(VERB_MODULES.values()))
+    for name in names:
+        importlib.import_module(f"gxc.cli.{name}").register(subparsers)
     helptext.describe(parser)
-    for verb in subparsers.choices.values():  # `gxc install -q` as well as `gxc -q install`
-        verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        verb.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                          help="no progress bars or notes")
+    for verb_parser in subparsers.choices.values():  # `gxc install -q` as well as `gxc -q install`
+        verb_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        verb_parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                                 help="no progress bars or notes")
     return parser
 
 
@@ -74,8 +78,8 @@ def _guard_terminals() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _guard_terminals()
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     rest: list[str] = []
     if "--" in argv:  # what follows `--` goes to go (build flags, test flags) or is the command to exec
         cut = argv.index("--")

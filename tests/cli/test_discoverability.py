@@ -30,6 +30,29 @@ def test_every_verb_explains_its_arguments_and_shows_an_example_that_parses() ->
         assert (args.verb, *path.split()[1:2]) == tuple(path.split()[:2]), path
 
 
+def test_each_verb_alone_parses_as_in_the_whole_command_line() -> None:
+    """`gxc VERB` builds only its module's parser (VERB_MODULES): the table names every verb, in --help's
+    order, and each verb's parser alone takes its example exactly as the whole parser does."""
+    import argparse
+    import importlib
+
+    from gxc.cli import VERB_MODULES, build_parser, helptext, split_test_args
+
+    registered: dict[str, str] = {}
+    for name in dict.fromkeys(VERB_MODULES.values()):
+        verbs = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"gxc.cli.{name}").register(verbs)
+        registered.update(dict.fromkeys(verbs.choices, name))
+    assert registered == VERB_MODULES and list(VERB_MODULES) == list(registered)
+    whole = build_parser()
+    for path, sub in helptext.verbs(whole):
+        words = shlex.split(str(sub.epilog).split("example: ", 1)[1])[1:]
+        words = split_test_args(words[:words.index("--")] if "--" in words else words)[0]
+        alone = build_parser(path.split()[0])
+        assert vars(alone.parse_args(words)) == vars(whole.parse_args(words)), path
+        assert len(helptext.verbs(alone)) < len(helptext.verbs(whole))
+
+
 def test_help_of_a_verb_through_the_cli(installed_home: dict[str, str]) -> None:
     out = gxc(installed_home, "install", "--help").stdout
     assert "SPEC                  1.22.10, go1.22.10, 1.22, 1.22.x, latest, 1.23rc1, or" in out
