@@ -13,7 +13,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gxc.ground.observe import Observed
-    from gxc.project.resolve import Resolved
+    from gxc.project.resolve import Resolved, Selection
 
 MAX_DEPTH = 8  # a shim that finds a shim that finds a shim...: a PATH loop, not a real use
 
@@ -80,33 +80,30 @@ def _route(name: str, args: list[str], where: str, override: str | None, record:
 
         assert failure is not None
         toolchain = install_if_configured(selection, failure)
+        binary = _binary(name, toolchain)
     elif seen is not None and changes is not None:
-        _keep(name, where, override or "", seen, toolchain, changes, stderr)
-    _run(name, toolchain, args, changes)
+        _keep(where, override or "", seen, toolchain, changes, stderr)
+    _run(name, toolchain, args, binary, changes)
     return 1  # execve does not return
 
 
-def _keep(name: str, where: str, override: str, seen: Observed, toolchain: Resolved,
+def _keep(where: str, override: str, seen: Observed, toolchain: Resolved,
           changes: tuple[dict[str, str], tuple[str, str]], stderr: list[str]) -> None:
     """Write this answer down for gxc-native (nothing is lost if it cannot be kept)."""
     from gxc.ground import launch
-    from gxc.project import resolve
     from gxc.toolchains import native
 
-    selection = toolchain.selection
-    if selection.notes and selection.reason in resolve.EXPLICIT_REASONS:
-        stderr = [*stderr, _notes(selection.notes)]
+    stderr = [text for text in (*stderr, _notes(toolchain.selection)) if text]
     answer = native.Answer(toolchain.root, changes[0], changes[1], launch.SECRETS)
     native.write_record(os.environ["GXC_HOME"], "shim", where, override, seen, answer, stderr)
 
 
-def _run(name: str, toolchain: Resolved, args: list[str], changes: tuple[dict[str, str], tuple[str, str]] | None = None,
-         ) -> None:
-    """Replace this process with the toolchain's `name`, in its managed environment."""
-    from gxc.project import resolve
+def _run(name: str, toolchain: Resolved, args: list[str], binary: str | None,
+         changes: tuple[dict[str, str], tuple[str, str]] | None = None) -> None:
+    """Replace this process with the toolchain's `name` (`binary`, None for a per-port shim), in its
+    managed environment."""
     from gxc.toolchains import workdir
 
-    binary = _binary(name, toolchain)
     if binary is None:
         from gxc import portshim
 
@@ -115,8 +112,9 @@ def _run(name: str, toolchain: Resolved, args: list[str], changes: tuple[dict[st
     selection = toolchain.selection
     changes = changes or workdir.managed_changes(toolchain.ident, os.environ, selection.project_table.get("env"))
     env = workdir.applied(os.environ, *changes)
-    if selection.notes and selection.reason in resolve.EXPLICIT_REASONS:
-        sys.stderr.write(_notes(selection.notes))
+    notes = _notes(selection)
+    if notes:
+        sys.stderr.write(notes)
         sys.stderr.flush()  # before exec replaces this process
     from gxc.ground import launch
 
@@ -133,10 +131,14 @@ def _binary(name: str, toolchain: Resolved) -> str | None:
     return binary if os.path.isfile(binary) else None
 
 
-def _notes(notes: list[str]) -> str:
+def _notes(selection: Selection) -> str:
+    """What the user should know about a toolchain they named for this one call ('' for a pin's choice)."""
     from gxc.ground.errors import for_terminal
+    from gxc.project import resolve
 
-    return "".join(f"gxc: note: {for_terminal(note)}\n" for note in notes)
+    if selection.reason not in resolve.EXPLICIT_REASONS:
+        return ""
+    return "".join(f"gxc: note: {for_terminal(note)}\n" for note in selection.notes)
 
 
 def _for_terminal(text: str) -> str:
@@ -177,7 +179,7 @@ def main() -> None:
     gxc-native hands calls over with the program's name in the environment, and asks for a record."""
     from gxc.toolchains import native
 
-    name = os.environ.pop(native.NAME_VARIABLE, "")
+    name = os.path.basename(os.environ.pop(native.NAME_VARIABLE, ""))  # a program's name, never a path
     record = native.asked_by_native() if name else False
     if (name or os.path.basename(sys.argv[0])) in (native.LAUNCHER, native.PYTHON_SHIM) and sys.argv[1:2] == ["hook"]:
         from gxc import hookenv

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -305,7 +306,14 @@ def plain_main(t: Target, packages: list[str], cwd: str) -> list[str] | None:
         return None
     if "-modfile" in t.env.get("GOFLAGS", "") or t.env.get("GO111MODULE") == "off":
         return None
-    directory = os.path.normpath(os.path.join(cwd, packages[0]))
+    found = _main_in_sources(packages[0], cwd)
+    return [found] if found else None
+
+
+@functools.lru_cache(maxsize=8)
+def _main_in_sources(package: str, cwd: str) -> str | None:
+    """plain_main's reading, once per build rather than once per port: it does not depend on the port."""
+    directory = os.path.normpath(os.path.join(cwd, package))
     try:
         root = module_root(cwd)
         names = [n for n in os.listdir(directory)
@@ -318,7 +326,7 @@ def plain_main(t: Target, packages: list[str], cwd: str) -> list[str] | None:
     rel = os.path.relpath(directory, root)
     if clauses != {"main"} or module is None or rel == ".." or rel.startswith(".." + os.sep):
         return None
-    return [module.group(1) if rel == "." else f"{module.group(1)}/{rel.replace(os.sep, '/')}"]
+    return module.group(1) if rel == "." else f"{module.group(1)}/{rel.replace(os.sep, '/')}"
 
 
 def _package_clause(path: str) -> str:
