@@ -93,8 +93,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(args)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner cancelling a job): unwound like Ctrl-C, so every cleanup that stops
+    make.bash or QEMU and removes a staging tree runs; reported with the signal's own exit status."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run one verb: expected failures become one line on stderr and the error's exit code."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         _check_cwd()
         code: int = args.func(args)
@@ -107,9 +119,10 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print(error_line(err), file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("gxc: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # 128 + the signal's number, as a shell reports it
+        terminated = isinstance(stop, Terminated)
+        print(f"gxc: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except OSError as err:  # disk full, permission denied outside the install transaction
         if args.debug:
             raise

@@ -260,23 +260,20 @@ EXIT_TIMEOUT = 124  # as timeout(1) reports it
 
 def run_with_timeout(command: list[str], env: dict[str, str], seconds: float, port: str) -> int:
     """Run the program (its runner and all it starts, in a session of their own); stop it after `seconds`."""
-    import signal
     import subprocess
 
     from gxc.ground import launch
 
-    proc = launch.popen(command, launch.user_env(env), start_new_session=True)
+    proc = launch.popen_group(command, launch.user_env(env))
     try:
         return proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        launch.stop_group(proc)
         print(f"gxc: error: the program for {port} did not exit within {seconds:g} s; stopped it "
               "(hint: raise --timeout, or have it exit: bare metal exits through semihosting)", file=sys.stderr)
         return EXIT_TIMEOUT
     except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        launch.stop_group(proc)
         raise
 
 

@@ -68,6 +68,37 @@ def popen(argv: Sequence[str], env: Mapping[str, str], **options: Any) -> subpro
     return subprocess.Popen(list(argv), env=dict(env), **options)
 
 
+def popen_group(argv: Sequence[str], env: Mapping[str, str], **options: Any) -> subprocess.Popen[Any]:
+    """Start a program in a session of its own, so that it and everything it starts can be stopped as one."""
+    return popen(argv, env, start_new_session=True, **options)
+
+
+GROUP_GONE_SECONDS = 10.0  # how long stop_group waits for the last killed member to leave
+
+
+def stop_group(proc: subprocess.Popen[Any]) -> None:
+    """Kill a program started by `popen_group` and all it started; return once none of them is left.
+
+    Killing only the leader (make.bash's bash) leaves its compilers writing into a tree the caller is
+    about to remove; SIGKILL to the group stops them all, and waiting for the group to empty means
+    no write lands after this returns.
+    """
+    import contextlib
+    import signal
+    import time
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + GROUP_GONE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.01)
+
+
 def git(args: Sequence[str], cwd: str | None = None, ceiling: str = "",
         **options: Any) -> subprocess.CompletedProcess[Any]:
     """git, hardened against the repository's own config; `ceiling` stops it looking above a directory."""

@@ -210,8 +210,12 @@ class SourceBuilder:
                            "is the recipe for this base version? nothing was installed")
 
     def _env(self, tmp: str) -> dict[str, str]:
+        """make.bash's environment: everything it writes outside the tree (caches, dist's and go's work dirs,
+        TMPDIR) lands in `tmp`, removed with it even when make.bash is killed before cleaning up."""
         keep = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+        os.makedirs(os.path.join(tmp, "tmp"), exist_ok=True)
         return launch.helper_env({**keep, "GOROOT_BOOTSTRAP": paths.toolchain_dir(str(self.bootstrap)),
+                                  "TMPDIR": os.path.join(tmp, "tmp"),
                                   "GOTOOLCHAIN": "local", "GOCACHE": os.path.join(tmp, "cache"),
                                   "GOPATH": os.path.join(tmp, "gopath"), "GOENV": "off", "GOFLAGS": "",
                                   "GO111MODULE": ""})
@@ -224,9 +228,10 @@ class SourceBuilder:
         log_path = self._log_path()
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="gxc-make-") as tmp, \
+        # ignore_cleanup_errors: an interrupt's own error must not turn into a cleanup's
+        with tempfile.TemporaryDirectory(prefix="gxc-make-", ignore_cleanup_errors=True) as tmp, \
                 open(log_path, "w", encoding="utf-8", buffering=1) as log:  # line-buffered: the log is live
-            proc = launch.popen(["bash", "make.bash"], self._env(tmp), cwd=os.path.join(root, "src"),
+            proc = launch.popen_group(["bash", "make.bash"], self._env(tmp), cwd=os.path.join(root, "src"),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
             assert proc.stdout is not None
             tail: list[str] = []
@@ -239,8 +244,7 @@ class SourceBuilder:
                         self.reporter.step(f"{self.build.ident}: {line.strip().rstrip('.')} ({elapsed:.0f} s)")
                 code = proc.wait()
             except BaseException:  # Ctrl-C, kill: make.bash must not go on writing into a staging tree we remove
-                proc.kill()
-                proc.wait()
+                launch.stop_group(proc)
                 raise
         if code:
             shown_tail = " | ".join(tail[-5:])

@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,36 @@ def test_run_under_qemu_prints_arch_and_the_ports_ldflag_value(home: dict[str, s
     assert proc.stdout == f"hello from go{NEW} on {pair} port={port} extra=plain args=[one two]\n"
     failing = gxc(home, "run", "-t", f"x-{port}", "--", "fail", cwd=app, check=False)
     assert failing.returncode == 3
+
+
+STAYS_UP = """package main
+
+import (
+\t"fmt"
+\t"time"
+)
+
+func main() {
+\tfmt.Println("up, and staying up")
+\ttime.Sleep(time.Hour)
+}
+"""
+
+
+def test_a_terminated_run_stops_its_emulator_and_says_so(home: dict[str, str], tmp_path: Path) -> None:
+    app = hello_project(tmp_path / "forever")
+    (app / "main.go").write_text(STAYS_UP)
+    for tagged in ("extra.go", "board.go"):
+        (app / tagged).unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "gxc", "run", "-t", "riscv64-linux", "--timeout", "600"], cwd=app,
+                            env=home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "up, and staying up\n"  # the program runs under qemu-riscv64
+    proc.send_signal(signal.SIGTERM)  # as a CI runner cancels a job: gxc only, not its process group
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (143, "gxc: terminated\n")
+    left = subprocess.run(["pgrep", "-f", f"qemu-riscv64.*{app}"], capture_output=True, text=True, check=False)
+    assert left.stdout == ""  # the emulator went with it
 
 
 @pytest.mark.parametrize("version", [OLD, NEWEST])
