@@ -43,6 +43,7 @@ class MirrorState:
         self.lock = threading.Lock()
         self._cache: dict[str, bytes] = {}
         self.sumdb: Any = None  # a tests.sumdb_server.SumdbDouble answering under sumdb/<name>/
+        self.stalls_released = threading.Event()  # set: a stall in progress ends now rather than after its seconds
 
     def body(self, name: str) -> bytes | None:
         if name in self.overrides:
@@ -70,6 +71,12 @@ class MirrorState:
         """A fault that could not fire (the client left first) waits for the next request."""
         with self.lock:
             self.faults.setdefault(name, []).insert(0, fault)
+
+    def release_stalls(self) -> None:
+        """End every stall now, and let no later one begin (the test has seen what it set the stall up for)."""
+        with self.lock:
+            self.faults.clear()
+        self.stalls_released.set()
 
     def requests_for(self, name: str) -> list[Request]:
         return [r for r in self.log if r.path == name]
@@ -162,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
                 record.sent += step
             if fault and fault.kind == "stall":
                 self.wfile.flush()
-                time.sleep(fault.seconds)
+                self.server.state.stalls_released.wait(fault.seconds)
             if fault and fault.kind in ("drop_after", "stall"):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

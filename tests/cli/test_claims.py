@@ -97,7 +97,7 @@ def test_cache_clean_leaves_a_running_install_alone(gxc_env: dict[str, str], mir
         assert cleaned.stderr == "gxc: note: an install is using the object store; objects no toolchain uses " \
                                  "stay until `gxc cache clean`\n"
     finally:
-        mirror.state.faults.clear()
+        mirror.state.release_stalls()
     assert proc.wait(timeout=300) == 0  # the stall ends, the transfer completes
     assert gxc(gxc_env, "verify", OLD).stdout == f"go{OLD}: ok\n"
 
