@@ -153,16 +153,26 @@ def installed_home(tmp_path_factory: pytest.TempPathFactory, shared_mirror: Mirr
 
 @pytest.fixture
 def own_home(tmp_path: Path, installed_home: dict[str, str]) -> dict[str, str]:
-    """A writable copy of `installed_home`: toolchains and objects hardlinked (never modify their files)."""
-    return copy_home(installed_home, tmp_path)
+    """A writable copy of `installed_home`: toolchains and objects hardlinked (never modify their files), and the
+    versions' GOCACHE shared with it (go's cache is safe for concurrent use; the standard library is compiled
+    once per port for the whole session, not once per test)."""
+    return copy_home(installed_home, tmp_path, share_gocache=True)
 
 
-def copy_home(installed_home: dict[str, str], root: Path) -> dict[str, str]:
-    """`installed_home`'s toolchains in a home of its own under `root`, with empty work dirs (no build cache)."""
+def copy_home(installed_home: dict[str, str], root: Path, share_gocache: bool = False) -> dict[str, str]:
+    """`installed_home`'s toolchains in a home of its own under `root`, with empty work dirs (no build cache),
+    or with each version's work/<v>/cache a link to installed_home's (`share_gocache`). gxc never removes
+    a GOCACHE itself, and removing a work dir unlinks the link without following it."""
     env = dict(installed_home)
     dst = root / "gxc"
     src = Path(installed_home["GXC_HOME"])
     dst.mkdir(parents=True)
+    if share_gocache:
+        for tree in (src / "toolchains").iterdir():
+            shared = src / "work" / tree.name / "cache"
+            shared.mkdir(parents=True, exist_ok=True)
+            (dst / "work" / tree.name).mkdir(parents=True)
+            (dst / "work" / tree.name / "cache").symlink_to(shared)
     # Toolchain trees and objects are hard links (never modify their files; one cp keeps trees and objects
     # on the same inodes); everything else gxc writes is a copy of its own.
     subprocess.run(["cp", "-al", str(src / "toolchains"), str(src / "objects"), str(dst)], check=True)
