@@ -135,3 +135,9 @@ def store_problems(home: Path) -> list[str]:
             elif (tree / rel).stat().st_ino != obj.stat().st_ino:
                 problems.append(f"{name}/{rel}: not a link to its object {obj.name}")
     return problems
+
+
+def no_process_matches(pattern: str) -> bool:
+    """No running process has a command line matching `pattern` (pgrep -f): an emulator was really stopped."""
+    left = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+    return left.stdout == ""

@@ -14,6 +14,7 @@ import pytest
 
 from gxc.ports.baremetal import elf_entry, riscv_trampoline
 from tests.conftest import BASE, BOOTSTRAP, FIXTURES, ROOT, flavor_env, gxc, recipe_project
+from tests.helpers import no_process_matches
 from tests.mirror_server import MirrorServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
@@ -138,9 +139,7 @@ def test_a_program_that_never_exits_is_stopped_by_the_timeout(tamago_home: dict[
     assert proc.stderr.endswith("gxc: error: the program for riscv64-unknown-elf did not exit within 8 s; stopped "
                                 "it (hint: raise --timeout, or have it exit: bare metal exits through semihosting)\n")
     assert time.monotonic() - started < 300
-    left = subprocess.run(["pgrep", "-f", f"qemu-system-riscv64.*{project}"], capture_output=True, text=True,
-                          check=False)
-    assert left.stdout == ""  # QEMU is gone
+    assert no_process_matches(f"qemu-system-riscv64.*{project}")  # QEMU is gone
 
 
 def test_one_project_builds_each_port_with_its_own_toolchain(flavor_mirror: MirrorServer, tamago_home: dict[str, str],

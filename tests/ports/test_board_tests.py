@@ -17,6 +17,7 @@ import pytest
 from gxc.cli.build import go_test_patterns
 from gxc.ports import baremetal, boardsupport
 from tests.conftest import BASE, FIXTURES, gxc, recipe_project
+from tests.helpers import no_process_matches
 
 GOPROXY = f"file://{FIXTURES / 'goproxy'}"
 TAMAGO = "github.com/usbarmory/tamago"
@@ -105,8 +106,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def no_qemu_left(where: Path) -> bool:
-    left = subprocess.run(["pgrep", "-f", f"qemu-system.*{where}"], capture_output=True, text=True, check=False)
-    return left.stdout == ""
+    return no_process_matches(f"qemu-system.*{where}")
 
 
 def test_arguments_are_patched_into_a_copy_of_the_binary(tmp_path: Path) -> None:

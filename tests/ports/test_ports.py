@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NEW, NEWEST, OLD, gxc
+from tests.helpers import no_process_matches
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 
@@ -95,8 +96,7 @@ def test_a_terminated_run_stops_its_emulator_and_says_so(home: dict[str, str], t
     proc.send_signal(signal.SIGTERM)  # as a CI runner cancels a job: gxc only, not its process group
     _, err = proc.communicate(timeout=60)
     assert (proc.returncode, err) == (143, "gxc: terminated\n")
-    left = subprocess.run(["pgrep", "-f", f"qemu-riscv64.*{app}"], capture_output=True, text=True, check=False)
-    assert left.stdout == ""  # the emulator went with it
+    assert no_process_matches(f"qemu-riscv64.*{app}")  # the emulator went with it
 
 
 @pytest.mark.parametrize("version", [OLD, NEWEST])
