@@ -213,7 +213,6 @@ class SourceBuilder:
         """make.bash's environment: everything it writes outside the tree (caches, dist's and go's work dirs,
         TMPDIR) lands in `tmp`, removed with it even when make.bash is killed before cleaning up."""
         keep = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
-        os.makedirs(os.path.join(tmp, "tmp"), exist_ok=True)
         return launch.helper_env({**keep, "GOROOT_BOOTSTRAP": paths.toolchain_dir(str(self.bootstrap)),
                                   "TMPDIR": os.path.join(tmp, "tmp"),
                                   "GOTOOLCHAIN": "local", "GOCACHE": os.path.join(tmp, "cache"),
@@ -231,8 +230,9 @@ class SourceBuilder:
         # ignore_cleanup_errors: an interrupt's own error must not turn into a cleanup's
         with tempfile.TemporaryDirectory(prefix="gxc-make-", ignore_cleanup_errors=True) as tmp, \
                 open(log_path, "w", encoding="utf-8", buffering=1) as log:  # line-buffered: the log is live
+            os.mkdir(os.path.join(tmp, "tmp"))  # make.bash's TMPDIR (`_env`)
             proc = launch.popen_group(["bash", "make.bash"], self._env(tmp), cwd=os.path.join(root, "src"),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
             assert proc.stdout is not None
             tail: list[str] = []
             try:
